@@ -1,0 +1,39 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both set everything up.
+PYTHON ?= python3
+VENV := .venv
+PYWB_VENV := .venv-pywb
+STAMP := $(VENV)/.installed
+PYWB_STAMP := $(PYWB_VENV)/.installed
+# parallel test processes (2 cores here); override with `make test JOBS=4`
+JOBS ?= 2
+
+.PHONY: run test install pywb migrate clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+# pywb pins old redis and werkzeug, so it lives in its own virtualenv (docs/warc.md).
+pywb: $(PYWB_STAMP)
+
+$(PYWB_STAMP):
+	test -x $(PYWB_VENV)/bin/python || $(PYTHON) -m venv $(PYWB_VENV)
+	$(PYWB_VENV)/bin/pip install --quiet --upgrade pip
+	$(PYWB_VENV)/bin/pip install --quiet 'pywb==2.10.*'
+	touch $@
+
+migrate: install
+	$(VENV)/bin/archiver migrate
+
+run: install pywb
+	$(VENV)/bin/archiver run
+
+test: install pywb
+	$(VENV)/bin/python -m pytest -n $(JOBS) --dist loadfile -p no:cacheprovider $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) $(PYWB_VENV) build *.egg-info

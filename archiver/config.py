@@ -1,0 +1,213 @@
+"""All configuration, read from environment variables in one place.
+
+`load_settings()` reads and validates; nothing here runs at import time, so
+tests build a `Settings` of their own with `Settings.from_env({...})`.
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlsplit
+
+from archiver import __version__
+
+DEFAULT_USER_AGENT = f"archiver/{__version__} (web archive; +{{contact}})"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    replay_host: str = "127.0.0.1"         # the replay origin (pywb), apart from the app's
+    replay_port: int = 8001
+    database_url: str = ""
+    broker_url: str = ""
+    storage_url: str = ""
+    # host:port pairs the fetcher may reach although they are not public addresses
+    allow_private: frozenset[tuple[str, int]] = frozenset()
+    contact_url: str = "http://127.0.0.1:8000/about"
+    user_agent: str = ""
+    operator: str = ""
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    total_deadline: float = 120.0
+    max_body_bytes: int = 100 * 1024 * 1024
+    max_redirects: int = 10
+    max_decoded_bytes: int = 200 * 1024 * 1024
+    max_urls_per_submission: int = 100
+    retry_backoff: float = 10.0
+    capture_queue: str = "capture"
+    dispatch_interval: float = 60.0        # how often beat runs the watch dispatcher
+    watch_max_failures: int = 5            # consecutive failures before a watch is flagged
+    watch_backoff: float = 300.0           # first back-off after a failed scheduled capture
+    host_min_interval: float = 10.0        # politeness: seconds between scheduled captures of a host
+    host_concurrency: int = 1              # politeness: scheduled captures of a host at once
+    webhook_timeout: float = 10.0
+    webhook_max_attempts: int = 6
+    warc_roll_bytes: int = 1024 * 1024 * 1024
+    warc_gzip_level: int = 6
+    worker_concurrency: int = 2
+    task_soft_time_limit: int = 300
+    task_time_limit: int = 360
+    max_attempts: int = 5
+    secret_key: str = ""
+    hostname: str = field(default_factory=socket.gethostname)
+
+    @property
+    def warc_dir(self) -> Path:
+        return self.data_dir / "warcs"
+
+    @property
+    def open_warc_dir(self) -> Path:
+        """Where WARC files are written as `.open` before they are sealed into storage."""
+        return self.data_dir / "open"
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.data_dir / "broker"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("ARCHIVER_DATA_DIR", "./data")).expanduser().resolve()
+        port = _int(env, "ARCHIVER_PORT", 8000, low=1, high=65535)
+        contact = env.get("ARCHIVER_CONTACT_URL", f"http://127.0.0.1:{port}/about")
+        settings = cls(
+            data_dir=data_dir,
+            host=env.get("ARCHIVER_HOST", "127.0.0.1"),
+            port=port,
+            replay_host=env.get("ARCHIVER_REPLAY_HOST") or "127.0.0.1",
+            replay_port=_int(env, "ARCHIVER_REPLAY_PORT", 8001, low=1, high=65535),
+            database_url=env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'catalogue.sqlite3'}",
+            broker_url=env.get("ARCHIVER_BROKER_URL") or "filesystem://",
+            storage_url=env.get("ARCHIVER_STORAGE_URL") or (data_dir / "warcs").as_uri(),
+            allow_private=_host_ports(env.get("ARCHIVER_ALLOW_PRIVATE", "")),
+            contact_url=contact,
+            user_agent=env.get("ARCHIVER_USER_AGENT") or DEFAULT_USER_AGENT.format(contact=contact),
+            operator=env.get("ARCHIVER_OPERATOR", ""),
+            connect_timeout=_float(env, "ARCHIVER_CONNECT_TIMEOUT", 10.0),
+            read_timeout=_float(env, "ARCHIVER_READ_TIMEOUT", 30.0),
+            total_deadline=_float(env, "ARCHIVER_TOTAL_DEADLINE", 120.0),
+            max_body_bytes=_int(env, "ARCHIVER_MAX_BODY_BYTES", 100 * 1024 * 1024, low=1),
+            max_redirects=_int(env, "ARCHIVER_MAX_REDIRECTS", 10, low=0, high=50),
+            max_decoded_bytes=_int(env, "ARCHIVER_MAX_DECODED_BYTES", 200 * 1024 * 1024, low=1),
+            max_urls_per_submission=_int(env, "ARCHIVER_MAX_URLS_PER_SUBMISSION", 100, low=1),
+            retry_backoff=_float(env, "ARCHIVER_RETRY_BACKOFF", 10.0),
+            capture_queue=env.get("ARCHIVER_CAPTURE_QUEUE") or "capture",
+            dispatch_interval=_float(env, "ARCHIVER_DISPATCH_INTERVAL", 60.0),
+            watch_max_failures=_int(env, "ARCHIVER_WATCH_MAX_FAILURES", 5, low=1, high=1000),
+            watch_backoff=_float(env, "ARCHIVER_WATCH_BACKOFF", 300.0),
+            host_min_interval=_float(env, "ARCHIVER_HOST_MIN_INTERVAL", 10.0),
+            host_concurrency=_int(env, "ARCHIVER_HOST_CONCURRENCY", 1, low=1, high=100),
+            webhook_timeout=_float(env, "ARCHIVER_WEBHOOK_TIMEOUT", 10.0),
+            webhook_max_attempts=_int(env, "ARCHIVER_WEBHOOK_MAX_ATTEMPTS", 6, low=1, high=50),
+            warc_roll_bytes=_int(env, "ARCHIVER_WARC_ROLL_BYTES", 1024 * 1024 * 1024, low=1024),
+            warc_gzip_level=_int(env, "ARCHIVER_WARC_GZIP_LEVEL", 6, low=1, high=9),
+            worker_concurrency=_int(env, "ARCHIVER_WORKER_CONCURRENCY", 2, low=1, high=256),
+            task_soft_time_limit=_int(env, "ARCHIVER_TASK_SOFT_TIME_LIMIT", 300, low=1),
+            task_time_limit=_int(env, "ARCHIVER_TASK_TIME_LIMIT", 360, low=1),
+            max_attempts=_int(env, "ARCHIVER_MAX_ATTEMPTS", 5, low=1, high=100),
+            secret_key=env.get("ARCHIVER_SECRET_KEY", ""),
+        )
+        settings.validate()
+        return settings
+
+    def with_overrides(self, **changes) -> "Settings":
+        new = replace(self, **changes)
+        new.validate()
+        return new
+
+    def validate(self) -> None:
+        if urlsplit(self.database_url).scheme.split("+")[0] not in ("sqlite", "postgresql"):
+            raise ConfigError(
+                f"DATABASE_URL={self.database_url!r} is not supported: use sqlite:///PATH "
+                "or postgresql://USER@HOST:PORT/DB"
+            )
+        broker_scheme = urlsplit(self.broker_url).scheme
+        if broker_scheme not in ("filesystem", "redis", "rediss"):
+            raise ConfigError(
+                f"ARCHIVER_BROKER_URL={self.broker_url!r} is not supported: use redis://HOST:PORT/DB "
+                "or leave it unset for the embedded filesystem broker"
+            )
+        if urlsplit(self.storage_url).scheme not in ("file",):
+            raise ConfigError(
+                f"ARCHIVER_STORAGE_URL={self.storage_url!r} is not supported: use file:///ABSOLUTE/PATH"
+            )
+        if not re.fullmatch(r"[A-Za-z0-9.:-]+", self.replay_host or ""):
+            raise ConfigError(
+                f"ARCHIVER_REPLAY_HOST={self.replay_host!r} must be a host name or IP address "
+                "(e.g. 127.0.0.1), without scheme, port or path"
+            )
+        if (self.replay_host, self.replay_port) == (self.host, self.port):
+            raise ConfigError(
+                f"ARCHIVER_REPLAY_PORT={self.replay_port} on {self.replay_host} is the web app's own "
+                "address: replay must be a separate origin, so archived scripts cannot reach the app"
+            )
+        if self.task_soft_time_limit >= self.task_time_limit:
+            raise ConfigError(
+                "ARCHIVER_TASK_SOFT_TIME_LIMIT must be below ARCHIVER_TASK_TIME_LIMIT "
+                f"(now {self.task_soft_time_limit} >= {self.task_time_limit})"
+            )
+        if self.total_deadline >= self.task_soft_time_limit:
+            raise ConfigError(
+                "ARCHIVER_TOTAL_DEADLINE must be below ARCHIVER_TASK_SOFT_TIME_LIMIT so a slow "
+                f"server fails the capture before the task is killed (now {self.total_deadline} "
+                f">= {self.task_soft_time_limit})"
+            )
+
+
+def load_settings() -> Settings:
+    """Settings for this process, from its environment."""
+    return Settings.from_env()
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int | None = None,
+         high: int | None = None) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} must be a whole number") from None
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ConfigError(f"{name}={value} must be between {low} and {high if high is not None else 'any'}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} must be a number of seconds") from None
+    if value <= 0:
+        raise ConfigError(f"{name}={value} must be above zero")
+    return value
+
+
+def _host_ports(raw: str) -> frozenset[tuple[str, int]]:
+    """Parse `host:port,host:port` (IPv6 as `[::1]:8080`)."""
+    pairs = set()
+    for item in raw.replace(";", ",").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        host, sep, port = item.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(
+                f"ARCHIVER_ALLOW_PRIVATE entry {item!r} must look like host:port, e.g. 127.0.0.1:8080"
+            )
+        pairs.add((host.strip("[]").lower().rstrip("."), int(port)))
+    return frozenset(pairs)

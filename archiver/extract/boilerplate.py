@@ -1,0 +1,144 @@
+"""Removing what is never article text: scripts, navigation, banners, share bars, comments.
+
+Rules are generic (HTML semantics, ARIA roles, and words that sites use in class and id
+names for page furniture); none is about a particular site.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from lxml import etree
+
+# Elements whose whole subtree is never article text.
+DROP_TAGS = ("script", "style", "noscript", "template", "svg", "math", "canvas", "iframe",
+             "object", "embed", "video", "audio", "source", "track", "map", "button",
+             "input", "select", "textarea", "option", "optgroup", "label", "nav", "aside",
+             "footer", "menu", "dialog", "link", "meta", "head", "fieldset", "legend")
+
+_ROLES = {"navigation", "banner", "contentinfo", "complementary", "dialog", "alertdialog",
+          "menu", "menubar", "search", "tablist", "toolbar", "alert", "status", "tooltip"}
+
+# Words in class/id names for furniture. Matched as whole words of the name, where words
+# are separated by -, _, space, or a camelCase boundary (the name is lower-cased after
+# the boundaries are marked).
+_FURNITURE = (
+    "nav|navbar|navigation|navlinks|menu|menus|submenu|breadcrumb|breadcrumbs|crumbs|"
+    "share|shares|sharing|sharebar|social|socials|sociallinks|"
+    "related|relatedlinks|recommended|recommendations|recirc|recirculation|"
+    "comment|comments|commenting|disqus|respond|replies|"
+    "cookie|cookies|consent|gdpr|cmp|privacy|"
+    "newsletter|newsletters|subscribe|subscription|signup|paywall|"
+    "promo|promos|promotion|sponsor|sponsored|advert|advertisement|advertising|ad|ads|"
+    "adslot|adunit|dfp|gpt|outbrain|taboola|"
+    "sidebar|rail|footer|masthead|topbar|toolbar|"
+    "byline|bio|author|authors|tags|tag|taglist|keywords|"
+    "popup|modal|overlay|skip|pagination|pager|"
+    "popular|trending|mostread|moreon|readmore|readnext|"
+    "print|login|signin|follow|banner|teaser|teasers|visually|sr|"
+    "screenreader|offscreen|off-screen|sr-only|screen-reader|screen-reader-text|"
+    "jump|toc|disclaimer|copyright|meta|timestamp|dateline|"
+    "dek|subhead|standfirst|strapline|kicker"
+)
+_FURNITURE_WORD = re.compile(rf"(?<![a-z0-9])(?:{_FURNITURE})(?![a-z0-9])")
+# Names that mark the article itself; these are never treated as furniture.
+_ARTICLE_WORDS = re.compile(
+    r"article|story|entry|post-?body|post-?content|body-?text|main-?content|content-?body|"
+    r"articlebody|richtext|rich-text|prose")
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+
+
+def _words(name: str) -> str:
+    return _CAMEL.sub(r"\1 \2", name).lower()
+
+
+def is_furniture_name(name: str) -> bool:
+    """True if a class/id value names page furniture rather than content."""
+    words = _words(name)
+    if not _FURNITURE_WORD.search(words):
+        return False
+    if _EMBED.search(words):
+        return False                      # an embedded post quoted by the article
+    return not _ARTICLE_WORDS.search(words) or _STRONG.search(words) is not None
+
+
+_EMBED = re.compile(r"embed|twitter-tweet|instagram-media|tiktok-embed")
+
+
+# Furniture words that win even when an article word is present ("article-comments").
+_STRONG = re.compile(
+    r"(?<![a-z0-9])(?:comment|comments|share|sharing|social|related|newsletter|cookie|"
+    r"consent|promo|advert|advertisement|ad|ads|sidebar|footer|outbrain|taboola|"
+    r"recommended|byline|tags|breadcrumb|breadcrumbs|readmore|popular|trending|"
+    r"subscribe|paywall)(?![a-z0-9])")
+
+
+def strip_structural(root) -> None:
+    """Remove, in place, elements that never hold article text (scripts, nav, forms...)."""
+    etree.strip_elements(root, *DROP_TAGS, with_tail=False)
+
+
+# Furniture words that may name a layout wrapper around the article ("with-sidebar",
+# "paywall", "ad-margins"); an element named only with these is kept when it holds a
+# large share of the page's prose.
+_LAYOUT_WORDS = frozenset((
+    "sidebar", "rail", "paywall", "advert", "advertisement", "advertising", "ad", "ads",
+    "banner", "visually", "sr", "screenreader", "offscreen", "off-screen", "sr-only",
+    "screen-reader", "screen-reader-text", "meta", "tags", "tag", "teaser",
+    "teasers", "toc", "skip", "masthead", "topbar", "toolbar", "modal", "overlay", "popup",
+    "print", "promo", "promos", "sponsor", "sponsored", "dfp", "gpt", "jump", "bio",
+))
+
+
+LAYOUT, OTHER = "layout", "other"
+
+
+def _kind(words: str) -> str:
+    """LAYOUT if every furniture word in the name may name a layout wrapper, else OTHER."""
+    if all(w in _LAYOUT_WORDS for w in _FURNITURE_WORD.findall(words)):
+        return LAYOUT
+    return OTHER
+
+
+@lru_cache(maxsize=8192)
+def classify_name(name: str) -> str | None:
+    """LAYOUT or OTHER for a furniture class/id value; None for content."""
+    return _kind(_words(name)) if is_furniture_name(name) else None
+
+
+def furniture(root) -> dict:
+    """Elements that look like page furniture -> LAYOUT or OTHER.
+
+    Hidden elements, ARIA landmark roles for navigation, <header>, and furniture-like
+    class or id names count. A LAYOUT element is kept when it holds a large share of the
+    page's prose (a wrapper such as "content-with-sidebar"); any element is kept when
+    it holds most of the prose and the page's h1 (an <article> also tagged "breadcrumb"
+    or "comment"); see content.select.
+    """
+    found: dict = {}
+    for el in root.iter(etree.Element):
+        if el.tag == "header":
+            found[el] = OTHER         # a page's or an article's header: title, byline, dek
+            continue
+        attrib = el.attrib
+        if not attrib:
+            continue
+        if "hidden" in attrib or attrib.get("aria-hidden") == "true":
+            found[el] = OTHER
+            continue
+        role = attrib.get("role")
+        if role and role.lower() in _ROLES:
+            found[el] = LAYOUT
+            continue
+        style = attrib.get("style")
+        if style and _HIDDEN_STYLE.search(style):
+            found[el] = OTHER
+            continue
+        name = (attrib.get("class") or "") + " " + (attrib.get("id") or "")
+        if len(name) > 1:
+            kind = classify_name(name)
+            if kind is not None:
+                found[el] = kind
+    found.pop(root, None)
+    return found

@@ -1,0 +1,199 @@
+"""Which text blocks of the article container are kept.
+
+Block-level rules that hold for articles in general: lines of interface text
+("Advertisement", "Close", "Share"), dates and bylines, photo credits, prompts to
+subscribe or follow, repeated captions, and short furniture at the edges of the article.
+"""
+from __future__ import annotations
+
+import re
+
+from archiver.extract.render import HEADINGS, Block
+
+DEDUPE_MIN = 20          # repeated blocks at least this long are left out after the first
+DEDUPE_WINDOW = 12       # how many earlier blocks a block is looked for inside
+EDGE_SHORT = 50          # blocks shorter than this before the first / after the last prose
+
+_UI_LINE = re.compile(
+    r"^(?:advert|advertisement|advertising|ad|ads|anzeige|werbung|publicidad|publicité|"
+    r"pubblicità|reclame|реклама|iklan|广告|sponsored(?: content| links)?|"
+    r"story continues below(?: advertisement)?|continue reading(?: below| the main story)?|"
+    r"read more|read next|more|more:|see more|show more|learn more|load more|"
+    r"related|related (?:articles|stories|content|news|links|posts|coverage)|top stories|"
+    r"(?:most )?popular(?: now| stories| (?:in|on) .{1,40})?|trending(?: now)?|don'?t miss|"
+    r"elsewhere on .{1,40}|always enabled|"
+    r"you (?:may|might) (?:also )?like(?: this)?|recommended(?: for you)?|"
+    r"more (?:from|in|on|stories from) .{1,40}|partner news|"
+    r"share|share (?:this|on|via)(?: article| story| page| post)?.{0,20}|print|email|e-mail|"
+    r"comments?|\d+ comments?|leave a (?:comment|reply)|add (?:a )?comment|"
+    r"join the (?:conversation|discussion)|tell us what you think|"
+    r"like this|like loading|loading|caption|close|open|toggle|menu|search|"
+    r"skip (?:to )?(?:ad|advertisement|content|main content)|"
+    r"image|photo|video|gallery|image \d+ of \d+|\d+ of \d+|\d+ ?/ ?\d+|"
+    r"media playback is unsupported on your device|"
+    r"this (?:slideshow|video|content) requires javascript|"
+    r"order reprints|reprints?|text size|font size|listen(?: to (?:this )?article)?|"
+    r"filed under:?.{0,60}|tags?:.{0,80}|topics?:?.{0,60}|categor(?:y|ies):.{0,60}|"
+    r"by|posted by|written by|opinion columnist|"
+    r"(?:this (?:website|site) uses|we use) cookies.*|accept(?: all)?(?: cookies)?)"
+    r"[\s.:!…|]*$", re.I)
+
+_CREDIT = re.compile(
+    r"^\(?(?:photo|photos|photograph|image|images|picture|foto|fotos|credit|credits|"
+    r"image credit|photo credit|source|bild|quelle)s?\s*(?:[:©]|by\b|credit\b)|"
+    r"^credit\W|^copyright\b|"
+    r"^\(?©|"
+    r"getty images|shutterstock|ap photo|/ap\)?$|[/(]afp\b|\bafp[/)]|reuters/|"
+    r"associated press\)?$|"
+    r"\(image: [^)]*\)$", re.I)
+
+# Prompts that speak to the reader; news prose hardly ever does.
+_PROMPT = re.compile(
+    r"\b(?:subscribe (?:to our|now|today|here)|"
+    r"sign up (?:for|to) (?:our|the) (?:\w+ )?newsletter|"
+    r"(?:our|free|daily|weekly) newsletters?|follow us|follow (?:him|her|them) on|"
+    r"in your inbox|to your inbox|download (?:our|the) app|join our|click here|"
+    r"affiliate (?:links?|commission|partnerships?)|may earn (?:a )?commission|"
+    r"successfully subscribed|problem subscribing|javascript protected email|"
+    r"issues with commenting|comments (?:are|is) closed|post a comment|comment policy|"
+    r"subscribe to (?:the|our) (?:[\w-]+ ){0,4}newsletter|"
+    r"if you (?:enjoyed|liked) (?:this|the) (?:article|story|post)|"
+    r"^click (?:here|to)|^follow\b.{0,120}\b(?:twitter|facebook|instagram|linkedin|youtube))\b",
+    re.I)
+# Site furniture that an article may also mention ("the company changed its privacy
+# policy"): left out only before the first or after the last prose block.
+_SITE_LINE = re.compile(
+    r"\b(?:all rights reserved|copyright ©|contact us|terms of (?:use|service)|"
+    r"privacy policy|join us)\b", re.I)
+
+# Cookie and consent notices, which can run to a few sentences.
+_COOKIES = re.compile(
+    r"\b(?:(?:website|site|we|partners) uses? cookies|use of cookies|"
+    r"cookie (?:settings|policy|preferences|consent)|"
+    r"(?:necessary|essential|analytics|functional|performance|third-party) cookies|"
+    r"accept (?:all )?cookies|consent to (?:the use of )?cookies)\b", re.I)
+COOKIE_NOTICE_MAX = 900
+_ADDRESSES_READER = re.compile(r"\b(?:you|your|we|our|us)\b", re.I)
+
+_MONTHS = (r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+           r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|"
+           r"mon(?:day)?|tue(?:s(?:day)?)?|wed(?:nesday)?|thu(?:rs(?:day)?)?|fri(?:day)?|"
+           r"sat(?:urday)?|sun(?:day)?|"
+           # the same in French, German, Spanish, Italian and Portuguese
+           r"janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|"
+           r"décembre|januar|februar|märz|juni|juli|oktober|dezember|enero|febrero|marzo|"
+           r"abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre|gennaio|"
+           r"febbraio|aprile|maggio|giugno|luglio|settembre|ottobre|dicembre|janeiro|"
+           r"fevereiro|março|maio|junho|julho|setembro|outubro|dezembro|"
+           r"lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|montag|dienstag|mittwoch|"
+           r"donnerstag|freitag|samstag|sonntag|lunes|martes|miércoles|jueves|viernes|"
+           r"sábado|domingo|segunda-feira|terça-feira|quarta-feira|quinta-feira|sexta-feira")
+_DATE_WORDS = re.compile(
+    rf"\b(?:{_MONTHS}|published|updated|posted|last|modified|on|at|am|pm|a\.m|p\.m|"
+    r"de|às|um|le|à|el|il|del|am|publié|veröffentlicht|publicado|pubblicato|"
+    r"gmt|utc|est|edt|pst|pdt|cst|cdt|bst|cet|ist|et|pt|ct|original|first|date|time|"
+    r"\d+(?:st|nd|rd|th)?)\b", re.I)
+_HAS_DIGIT = re.compile(r"\d")
+_MONTH_NAME = re.compile(rf"\b(?:{_MONTHS})\b", re.I)
+_NUMERIC_DATE = re.compile(r"\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b|\b\d{1,2}:\d{2}\b")
+_WORD = re.compile(r"\w+")
+
+
+def is_dateline(text: str) -> bool:
+    """A short line that is only a date and time, with words like "Published"."""
+    if len(text) > 90 or not _HAS_DIGIT.search(text):
+        return False
+    if not (_MONTH_NAME.search(text) or _NUMERIC_DATE.search(text)):
+        return False
+    rest = _WORD.findall(_DATE_WORDS.sub(" ", text))
+    return len(rest) <= 1
+
+
+_MARKUP = re.compile(r"^<(?:[a-z][a-z0-9]*(?:\s+[a-z-]+\s*=|\s*/?>)|/[a-z][a-z0-9]*>|!--)")
+
+
+# A breadcrumb trail: "Home › World › Europe", or its links run together ("HomeWorld").
+_BREADCRUMB = re.compile(
+    r"^(?:(?i:home|startseite|accueil|inicio|início|главная)\s*[»›>/|·•→-]|"
+    r"(?:Home|HOME)(?=[A-Z][a-z]))")
+
+
+def is_noise(text: str) -> bool:
+    if _MARKUP.match(text):
+        return True                          # markup shown as text (a <noscript> pixel)
+    if len(text) <= 200 and _BREADCRUMB.match(text):
+        return True
+    if len(text) <= 100 and (_UI_LINE.match(text) or _CREDIT.search(text)
+                             or is_dateline(text)):
+        return True
+    if (len(text) <= COOKIE_NOTICE_MAX and _COOKIES.search(text)
+            and _ADDRESSES_READER.search(text)):
+        return True      # a notice speaks to the reader; news about cookies, of others
+    return len(text) <= 320 and _PROMPT.search(text) is not None
+
+
+def _linky(block: Block) -> bool:
+    return block.link_density > 0.5 and (len(block.text) < 300 or block.in_list)
+
+
+def keep(blocks: list[Block], title: str, is_prose) -> list[str]:
+    """The texts worth keeping, in order.
+
+    Left out: the headline (it is the title line), interface lines, datelines, credits
+    and prompts (is_noise), repeats, lines that are mostly links, and, before the first
+    and after the last prose block, short lines that are not headings, list items,
+    table rows or captions (bylines, "Topics", "comments")."""
+    title_key = " ".join(title.lower().split())
+    candidates: list[Block] = []
+    seen: set[str] = set()
+    recent: list[str] = []                  # a block inside one of these is a repeat
+    first_h1 = True
+    for block in blocks:
+        text = block.text
+        key = text.lower()
+        if (block.tag == "h1" and first_h1) or _is_title(key, title_key):
+            first_h1 = first_h1 and block.tag != "h1"
+            continue                        # the headline belongs to the title line
+        if is_noise(text):
+            continue
+        if len(key) >= DEDUPE_MIN and (key in seen or any(
+                key in earlier for earlier in recent)):
+            continue                        # a repeated caption or pull quote
+        seen.add(key)
+        recent.append(key)
+        if len(recent) > DEDUPE_WINDOW:
+            recent.pop(0)
+        candidates.append(block)
+    flags = [is_prose(b) for b in candidates]
+    if True not in flags:
+        return [b.text for b in candidates if not _linky(b)]
+    first = flags.index(True)
+    last = len(flags) - 1 - flags[::-1].index(True)
+    head = [b for b in candidates[:first] if not _edge_furniture(b)]
+    middle = [b for b in candidates[first:last + 1] if not _linky(b)]
+    tail = [b for b in candidates[last + 1:] if not _edge_furniture(b)]
+    return [b.text for b in head + middle + tail]
+
+
+_SITE_SUFFIX = re.compile(r"^\s*[|\-–—:·»]\s*\S.{0,40}$")
+
+
+def _is_title(key: str, title_key: str) -> bool:
+    """The page title, alone or followed by the site's name ("Title | Site")."""
+    if not title_key:
+        return False
+    if key == title_key:
+        return True
+    return key.startswith(title_key) and _SITE_SUFFIX.match(key[len(title_key):]) is not None
+
+
+def _edge_furniture(block: Block) -> bool:
+    if _linky(block):
+        return True
+    if len(block.text) <= 320 and _SITE_LINE.search(block.text):
+        return True
+    if len(block.text) >= EDGE_SHORT or block.tag in HEADINGS \
+            or block.tag in ("li", "tr", "figcaption"):
+        return False
+    element = block.element
+    return element is None or "caption" not in (element.get("class") or "").lower()

@@ -1,0 +1,56 @@
+"""Article text of an HTML page: parse, read metadata, strip furniture, find, render."""
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+from archiver.extract import boilerplate, content, filters, metadata, render
+from archiver.extract.deadline import Deadline, NoDeadline
+
+MAX_CHARS = 4_000_000          # longer documents are cut before parsing
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+_PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True,
+                           recover=True, collect_ids=False, default_doctype=False)
+
+
+def parse(text: str):
+    """The document's root element, or None for a blank page. libxml2 recovers from any
+    markup and stops descending past 256 levels; text past MAX_CHARS is not read."""
+    if len(text) > MAX_CHARS:
+        text = text[:MAX_CHARS]
+    text = _XML_DECLARATION.sub("", text, count=1)   # lxml refuses one in a str
+    return etree.fromstring(text, _PARSER) if text.strip() else None
+
+
+def extract_html(text: str, url: str | None = None,
+                 deadline: Deadline | None = None) -> tuple[str, str, dict]:
+    """(title, body text, metadata). Raises TimedOut when the deadline passes.
+
+    The steps, in order: parse; read title and metadata (JSON-LD lives in scripts, so
+    before anything is removed); strip elements that never hold text; mark furniture;
+    cut the page into blocks and choose the article's container; render the container
+    without the furniture; keep the blocks that pass the filters."""
+    deadline = deadline or NoDeadline()
+    root = parse(text)
+    if root is None:
+        return "", "", metadata.empty_metadata()
+    title, meta, _article = metadata.read(root, url)
+    deadline.check()
+    body = root.find("body")
+    if body is None:
+        body = root
+    boilerplate.strip_structural(body)
+    furniture = boilerplate.furniture(body)
+    deadline.check()
+    container, dropped = content.select(render.blocks(body, deadline), furniture, deadline)
+    if container is None:
+        container = body                    # no prose anywhere: keep what short text there is
+    deadline.check()
+    text = _compose(render.blocks(container, deadline, skip=dropped), title)
+    return title, text, meta
+
+
+def _compose(blocks: list[render.Block], title: str) -> str:
+    return "\n\n".join(filters.keep(blocks, title, content.is_prose))

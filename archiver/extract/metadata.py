@@ -1,0 +1,195 @@
+"""Title and metadata of an HTML page: JSON-LD first, then <meta> tags, then the markup.
+
+Reads the parsed tree before boilerplate is removed (JSON-LD lives in <script>).
+"""
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from urllib.parse import urljoin
+
+from archiver.extract.result import empty_metadata
+
+_ARTICLE_TYPES = re.compile(r"article|posting|report|blog|newsarticle|webpage|review", re.I)
+_SPACE = re.compile(r"\s+")
+_TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:·»]\s+")
+
+
+def _clean(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else ""
+    if isinstance(value, dict):
+        value = value.get("name") or value.get("@id") or ""
+    return _SPACE.sub(" ", str(value)).strip()
+
+
+def _walk_ld(node, out: list[dict]) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _walk_ld(item, out)
+    elif isinstance(node, dict):
+        if "@graph" in node:
+            _walk_ld(node["@graph"], out)
+        if "@type" in node:
+            out.append(node)
+
+
+def json_ld(root) -> dict:
+    """The most article-like JSON-LD object on the page, or {}."""
+    objects: list[dict] = []
+    for script in root.iterfind(".//script[@type]"):
+        if "ld+json" not in (script.get("type") or "").lower() or not script.text:
+            continue
+        try:
+            _walk_ld(json.loads(script.text), objects)
+        except (ValueError, RecursionError):
+            continue
+    best, best_rank = {}, -1
+    for obj in objects:
+        kind = obj.get("@type")
+        kind = " ".join(kind) if isinstance(kind, list) else str(kind)
+        rank = (2 if _ARTICLE_TYPES.search(kind) and "webpage" not in kind.lower() else
+                1 if _ARTICLE_TYPES.search(kind) else 0)
+        rank += 1 if obj.get("articleBody") else 0
+        if rank > best_rank:
+            best, best_rank = obj, rank
+    return best
+
+
+def _meta(root) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for meta in root.iterfind(".//meta"):
+        key = (meta.get("property") or meta.get("name") or meta.get("itemprop")
+               or meta.get("http-equiv") or "").strip().lower()
+        content = meta.get("content")
+        if key and content and key not in found:
+            found[key] = _SPACE.sub(" ", content).strip()
+    return found
+
+
+def _authors(ld: dict, meta: dict[str, str]) -> list[str]:
+    names: list[str] = []
+    raw = ld.get("author") or ld.get("creator")
+    items = raw if isinstance(raw, list) else [raw] if raw else []
+    for item in items:
+        name = _clean(item.get("name") if isinstance(item, dict) else item)
+        if name and not name.startswith(("http", "@")):
+            names.append(name)
+    if not names:
+        for key in ("author", "article:author", "dc.creator", "parsely-author",
+                    "sailthru.author", "byl"):
+            value = meta.get(key)
+            if value and not value.startswith(("http", "@")):
+                value = re.sub(r"^by\s+", "", value, flags=re.I)
+                names = [n.strip() for n in re.split(r",\s*|\s+and\s+", value) if n.strip()]
+                break
+    seen, unique = set(), []
+    for name in names:
+        if name.lower() not in seen:
+            seen.add(name.lower())
+            unique.append(name)
+    return unique
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d %B %Y", "%B %d, %Y", "%b %d, %Y", "%d %b %Y",
+                 "%a, %d %b %Y %H:%M:%S %z", "%a, %d %b %Y %H:%M:%S %Z", "%Y%m%d")
+
+
+def iso_date(value: str | None) -> str | None:
+    """An ISO 8601 form of a date string, or None if it cannot be read."""
+    if not value:
+        return None
+    value = value.strip()
+    candidate = value.replace("Z", "+00:00") if value.endswith("Z") else value
+    try:
+        return datetime.fromisoformat(candidate).isoformat()
+    except ValueError:
+        pass
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(value, fmt).isoformat()
+        except ValueError:
+            continue
+    match = re.search(r"\b(\d{4})-(\d{2})-(\d{2})\b", value)
+    if match:
+        try:
+            return datetime(*map(int, match.groups())).date().isoformat()
+        except ValueError:
+            return None
+    return None
+
+
+def _date(ld: dict, meta: dict[str, str], root) -> str | None:
+    for value in (ld.get("datePublished"), ld.get("dateCreated"),
+                  meta.get("article:published_time"), meta.get("og:published_time"),
+                  meta.get("datepublished"), meta.get("publishdate"), meta.get("pubdate"),
+                  meta.get("date"), meta.get("dc.date"), meta.get("dc.date.issued"),
+                  meta.get("sailthru.date"), meta.get("parsely-pub-date"),
+                  ld.get("dateModified"), meta.get("article:modified_time")):
+        date = iso_date(_clean(value))
+        if date:
+            return date
+    for node in root.iterfind(".//time[@datetime]"):
+        date = iso_date(node.get("datetime"))
+        if date:
+            return date
+    return None
+
+
+def _headings(root) -> list[str]:
+    out = []
+    for h1 in root.iterfind(".//h1"):
+        text = _SPACE.sub(" ", "".join(h1.itertext())).strip()
+        if text:
+            out.append(text)
+    return out
+
+
+def _title(ld: dict, meta: dict[str, str], root) -> str:
+    page_title = ""
+    node = root.find(".//title")
+    if node is not None:
+        page_title = _SPACE.sub(" ", "".join(node.itertext())).strip()
+    declared = [t for t in (meta.get("og:title"), _clean(ld.get("headline")),
+                            meta.get("twitter:title"), page_title) if t]
+    for heading in _headings(root)[:3]:
+        if len(heading) > 10 and any(heading.lower() in t.lower() or t.lower() in heading.lower()
+                                     for t in declared):
+            return heading
+    if meta.get("og:title") or ld.get("headline"):
+        return meta.get("og:title") or _clean(ld.get("headline"))
+    if page_title:
+        parts = _TITLE_SEPARATORS.split(page_title)
+        return max(parts, key=len) if len(parts) > 1 else page_title
+    headings = _headings(root)
+    return headings[0] if headings else ""
+
+
+def read(root, url: str | None = None) -> tuple[str, dict, dict]:
+    """(title, metadata, json-ld article object) of a parsed page."""
+    ld = json_ld(root)
+    meta = _meta(root)
+    metadata = empty_metadata()
+    metadata["authors"] = _authors(ld, meta)
+    metadata["date"] = _date(ld, meta, root)
+    publisher = ld.get("publisher")
+    metadata["site_name"] = (meta.get("og:site_name") or meta.get("application-name")
+                             or (_clean(publisher) if publisher else None) or None)
+    language = root.get("lang") or root.get("xml:lang") or meta.get("content-language") \
+        or meta.get("og:locale") or ld.get("inLanguage")
+    metadata["language"] = _clean(language).replace("_", "-") or None
+    canonical = None
+    for link in root.iterfind(".//link[@rel]"):
+        if "canonical" in (link.get("rel") or "").lower().split() and link.get("href"):
+            canonical = link.get("href").strip()
+            break
+    canonical = canonical or meta.get("og:url")
+    if canonical and url:
+        canonical = urljoin(url, canonical)
+    metadata["canonical_url"] = canonical or None
+    metadata["description"] = (meta.get("description") or meta.get("og:description")
+                               or _clean(ld.get("description")) or None)
+    return _title(ld, meta, root), metadata, ld

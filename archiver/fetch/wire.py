@@ -1,0 +1,327 @@
+"""Connections that go to a checked address and record the exact bytes of an exchange.
+
+`PinnedAdapter` is a `requests` transport adapter for one hop: its connections
+connect to the address the guard checked (no second DNS lookup), while the Host
+header, TLS SNI and certificate hostname checks keep using the URL's host name.
+Once connected (after the TLS handshake), the socket is wrapped in a `TapSocket`
+that copies what is sent and what the HTTP parser reads off the connection into a
+`Tap`. Nothing is patched globally: only these connections are recorded.
+
+The `Tap` also enforces the total deadline: every read from the socket waits at
+most for the read timeout or the time left, whichever is shorter.
+"""
+from __future__ import annotations
+
+import socket
+import ssl
+import tempfile
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util.retry import Retry
+
+from archiver.fetch.guard import Target
+
+SPOOL_MAX_MEMORY = 1024 * 1024
+
+
+class Deadline:
+    """A point in time (monotonic clock) after which the fetch stops waiting."""
+
+    def __init__(self, seconds: float, clock=time.monotonic):
+        self.seconds = seconds
+        self._clock = clock
+        self.ends_at = clock() + seconds
+
+    def remaining(self) -> float:
+        return self.ends_at - self._clock()
+
+    @property
+    def passed(self) -> bool:
+        return self.remaining() <= 0
+
+
+class DeadlineExceeded(TimeoutError):
+    """Raised from a socket read when the total deadline has passed."""
+
+
+class Tap:
+    """What one hop's connection sent and received, and what was learnt on the way."""
+
+    def __init__(self, deadline: Deadline):
+        self.deadline = deadline
+        self.sent = bytearray()
+        self.received = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_MEMORY)
+        self.received_length = 0
+        self.read_timeout: float | None = None
+        self.deadline_hit = False
+        self.peer: tuple[str, int] | None = None
+        self.tls: dict[str, Any] | None = None
+
+    def record_sent(self, data) -> None:
+        self.sent += data
+
+    def record_received(self, data) -> None:
+        if data:
+            self.received.write(data)
+            self.received_length += len(data)
+
+    def wait_time(self) -> float:
+        """How long the next socket read may block."""
+        left = self.deadline.remaining()
+        if left <= 0:
+            self.deadline_hit = True
+            raise DeadlineExceeded(f"the total deadline of {self.deadline.seconds:g} s has passed")
+        if self.read_timeout is None:
+            return left
+        return min(self.read_timeout, left)
+
+    def connected(self, sock) -> None:
+        try:
+            peer = sock.getpeername()
+            self.peer = (peer[0], peer[1])
+        except OSError:
+            pass
+        if isinstance(sock, ssl.SSLSocket):
+            self.tls = {
+                "version": sock.version() or "",
+                "cipher": (sock.cipher() or ("",))[0],
+                "cert_der": sock.getpeercert(binary_form=True),
+            }
+
+
+class _RecordingReader:
+    """The file the HTTP parser reads the response from; records every byte it hands out.
+
+    Recording what the parser consumed (rather than whatever the kernel delivered) keeps
+    the recorded response aligned with the message when reading stops early. Bytes are
+    recorded as soon as they are handed out, so what arrived before a timeout is kept.
+    Every socket read waits at most the read timeout or the time left before the total
+    deadline, whichever is shorter.
+    """
+
+    _RECV_SIZE = 64 * 1024
+
+    def __init__(self, sock, tap: Tap):
+        self._sock = sock
+        self._io = sock.makefile("rb", buffering=0)   # holds a reference: see socket.makefile
+        self._tap = tap
+        self._buf = bytearray()
+        self._eof = False
+        self.closed = False
+
+    def _fill(self) -> bool:
+        """One read from the socket into the buffer; False at end of stream."""
+        if self._eof:
+            return False
+        self._sock.settimeout(self._tap.wait_time())
+        try:
+            data = self._io.read(self._RECV_SIZE)
+        except TimeoutError:
+            if self._tap.deadline.passed:
+                self._tap.deadline_hit = True
+                raise DeadlineExceeded(
+                    f"the total deadline of {self._tap.deadline.seconds:g} s has passed") from None
+            raise
+        if not data:
+            self._eof = True
+            return False
+        self._buf += data
+        return True
+
+    def _take(self, n: int) -> bytes:
+        data = bytes(self._buf[:n])
+        del self._buf[:n]
+        self._tap.record_received(data)
+        return data
+
+    def read1(self, size: int = -1) -> bytes:
+        if not self._buf:
+            self._fill()
+        return self._take(len(self._buf) if size is None or size < 0 else size)
+
+    def read(self, size: int | None = -1) -> bytes:
+        pieces = []
+        want = -1 if size is None or size < 0 else size
+        while want != 0:
+            if self._buf:
+                piece = self._take(len(self._buf) if want < 0 else want)
+                pieces.append(piece)
+                if want > 0:
+                    want -= len(piece)
+                continue
+            if not self._fill():
+                break
+        return b"".join(pieces)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        limit = -1 if size is None or size < 0 else size
+        while True:
+            end = self._buf.find(b"\n")
+            if end >= 0 and (limit < 0 or end < limit):
+                return self._take(end + 1)
+            if limit >= 0 and len(self._buf) >= limit:
+                return self._take(limit)
+            if not self._fill():
+                return self._take(len(self._buf))
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self.read(len(view))
+        view[:len(data)] = data
+        return len(data)
+
+    def readinto1(self, buffer) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self.read1(len(view))
+        view[:len(data)] = data
+        return len(data)
+
+    def peek(self, size: int = 0) -> bytes:
+        if not self._buf:
+            self._fill()
+        return bytes(self._buf)
+
+    def readable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._io.close()
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+
+class TapSocket:
+    """A connected (possibly TLS) socket whose traffic is copied into a Tap."""
+
+    def __init__(self, sock, tap: Tap):
+        self._sock = sock
+        self._tap = tap
+
+    def sendall(self, data, *args):
+        self._tap.record_sent(data)
+        return self._sock.sendall(data, *args)
+
+    def send(self, data, *args):
+        sent = self._sock.send(data, *args)
+        self._tap.record_sent(memoryview(data)[:sent])
+        return sent
+
+    def makefile(self, mode: str = "r", *args, **kwargs):
+        if mode != "rb":
+            raise ValueError(f"TapSocket.makefile supports mode 'rb' only, not {mode!r}")
+        return _RecordingReader(self._sock, self._tap)
+
+    def settimeout(self, value) -> None:
+        # urllib3 sets the read timeout here before reading the response; remember it
+        # so that reads can also respect the total deadline.
+        self._tap.read_timeout = value
+        self._sock.settimeout(value)
+
+    def recv(self, *args):
+        raise NotImplementedError("responses are read through makefile(), which records them")
+
+    def __getattr__(self, name: str):
+        return getattr(self._sock, name)
+
+
+class _PinnedMixin:
+    """Connect to the checked address; record the traffic once connected."""
+
+    target: Target
+    tap: Tap
+
+    def _new_conn(self) -> socket.socket:
+        """Connect to the checked addresses in turn (no DNS here), the first that answers."""
+        target = self.target
+        candidates = target.candidates or ((target.family, target.address, target.sockaddr),)
+        timeout = self.timeout if isinstance(self.timeout, (int, float)) else None
+        failure: Exception | None = None
+        for family, address, sockaddr in candidates:
+            wait = timeout
+            left = self.tap.deadline.remaining()
+            if wait is None or left < wait:
+                wait = max(left, 0.001)
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.settimeout(wait)
+                sock.connect(sockaddr)
+                return sock
+            except TimeoutError as exc:
+                sock.close()
+                failure = ConnectTimeoutError(
+                    self, f"no connection to {address} port {target.port} within {wait:g} s")
+                failure.__cause__ = exc
+            except OSError as exc:
+                sock.close()
+                failure = NewConnectionError(
+                    self, f"could not connect to {address} port {target.port}: {exc}")
+                failure.__cause__ = exc
+            if self.tap.deadline.passed:
+                break
+        assert failure is not None
+        raise failure
+
+    def connect(self) -> None:
+        super().connect()                              # type: ignore[misc]
+        self.tap.connected(self.sock)
+        self.sock = TapSocket(self.sock, self.tap)
+
+
+class PinnedHTTPConnection(_PinnedMixin, HTTPConnection):
+    def __init__(self, *args, target: Target, tap: Tap, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.target, self.tap = target, tap
+
+
+class PinnedHTTPSConnection(_PinnedMixin, HTTPSConnection):
+    def __init__(self, *args, target: Target, tap: Tap, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.target, self.tap = target, tap
+
+
+class _PinnedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = PinnedHTTPConnection
+
+
+class _PinnedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = PinnedHTTPSConnection
+
+
+class PinnedAdapter(HTTPAdapter):
+    """A transport adapter for a single hop to one checked target."""
+
+    def __init__(self, target: Target, tap: Tap):
+        self.target, self.tap = target, tap
+        self._pools: list[HTTPConnectionPool] = []
+        super().__init__(pool_connections=1, pool_maxsize=1,
+                         max_retries=Retry(total=0, connect=0, read=0, redirect=False,
+                                           status=0, other=0, raise_on_redirect=False))
+
+    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
+        parts = urlsplit(request.url)
+        pool_cls = _PinnedHTTPSPool if parts.scheme == "https" else _PinnedHTTPPool
+        # The URL's host name as written: it goes into the Host header, SNI and the
+        # certificate check. The address connected to is the target's, checked before.
+        pool = pool_cls(host=parts.hostname, port=self.target.port, maxsize=1, block=False,
+                        target=self.target, tap=self.tap)
+        self._pools.append(pool)
+        return pool
+
+    def close(self) -> None:
+        for pool in self._pools:
+            pool.close()
+        self._pools.clear()
+        super().close()

@@ -1,0 +1,279 @@
+"""The replay index: CDXJ lines for every capture, kept up to date at capture time.
+
+pywb reads `<data>/replay/indexes/` as one index: it binary-searches every `*.cdxj` file in
+the folder and merges the answers. Each file is sorted; together they are a small
+log-structured merge tree:
+
+- `add_capture_to_index` indexes one capture's records with cdxj-indexer and writes them,
+  sorted, as a new level-0 file (`L0-*.cdxj`): one small file per capture;
+- when a level holds `FANOUT` files, they are merged into one file of the next level, so a
+  line is rewritten about log_FANOUT(lines) times in its life and a lookup opens at most
+  FANOUT - 1 files per level;
+- `rebuild_index` (`archiver reindex`) replaces everything with one `base-*.cdxj` made from
+  the catalogue.
+
+Every file appears whole (written under a name pywb ignores, then renamed) and a merge
+renames its output into place before it deletes its inputs, so a lookup never misses a
+line; in the instant between the two it may see a line twice. One `flock` serialises
+writers, so several worker processes can add captures at once.
+
+The CDXJ `filename` and `offset` of each line are those of the catalogue: the WARC file's
+name (its storage key once sealed) and the record's offset in it. pywb finds the file
+through `warc-paths.txt` while it is `.open` and in the storage folder once sealed.
+"""
+from __future__ import annotations
+
+import fcntl
+import heapq
+import io
+import json
+import os
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable, Iterator, Protocol
+
+from archiver.config import Settings
+from archiver.replay.paths import ReplayPaths
+from archiver.warc import record_bytes
+from archiver.warc.names import OPEN_SUFFIX
+
+FANOUT = 16
+CHUNK_LINES = 100_000          # lines sorted in memory at a time by rebuild_index
+
+
+class Located(Protocol):
+    """A record's place in its WARC file (RecordLocation, CaptureRecord)."""
+    offset: int
+    length: int
+
+
+def cdxj_lines(members: Iterable[tuple[int, bytes]], filename: str) -> list[str]:
+    """CDXJ lines (without newline) for records given as (offset in `filename`, gzip member).
+
+    cdxj-indexer reads the members as one stream with its default record set (response,
+    revisit, resource, metadata; not our `conversion` records, docs/warc.md); offsets in
+    that stream are mapped back to the record's offset in the WARC file.
+    """
+    from cdxj_indexer.main import CDXJIndexer   # only where indexing happens (workers, reindex)
+
+    stream = io.BytesIO()
+    where: dict[int, int] = {}
+    for offset, data in members:
+        where[stream.tell()] = offset
+        stream.write(data)
+    stream.seek(0)
+    out = io.StringIO()
+    CDXJIndexer(out, [stream], filename=filename).process_all()
+    lines = []
+    for line in out.getvalue().splitlines():
+        key, timestamp, fields = line.split(" ", 2)
+        block = json.loads(fields)
+        block["offset"] = str(where[int(block["offset"])])
+        block["filename"] = filename
+        lines.append(f"{key} {timestamp} {json.dumps(block)}")
+    return lines
+
+
+def capture_lines(settings: Settings, storage, filename: str, records: Iterable[Located]) -> list[str]:
+    members = [(r.offset, record_bytes(storage, settings, filename, r.offset, r.length))
+               for r in sorted(records, key=lambda r: r.offset)]
+    return cdxj_lines(members, filename)
+
+
+def add_capture_to_index(settings: Settings, storage, filename: str, records: Iterable[Located]) -> int:
+    """Index a just-stored capture so replay finds it at once; returns the lines added.
+
+    `filename` is the WARC file's name as catalogued (`WrittenCapture.filename`), `records`
+    the capture's records with their offsets and lengths (`WrittenCapture.records`). The
+    file may still be `.open`: it is entered in pywb's path index too.
+    """
+    lines = capture_lines(settings, storage, filename, records)
+    add_lines(settings, [filename], lines)
+    return len(lines)
+
+
+def add_lines(settings: Settings, filenames: list[str], lines: list[str]) -> None:
+    """Add CDXJ lines (of records in the WARC files named) as one new sorted index file."""
+    paths = ReplayPaths.of(settings).ensure()
+    with _locked(paths):
+        _add_warc_paths(paths, filenames)
+        if lines:
+            _write_sorted(paths.indexes, "L0", sorted(lines))
+            _compact(paths.indexes)
+
+
+def rebuild_index(settings: Settings, sessions, storage) -> int:
+    """Replace the whole index with one made from the catalogue; returns the lines written.
+
+    Holds the index lock throughout: captures stored meanwhile wait, then add their lines.
+    """
+    from sqlalchemy import select
+
+    from archiver.models import CaptureRecord, WarcFile
+
+    paths = ReplayPaths.of(settings).ensure()
+    with _locked(paths):
+        old = _index_files(paths.indexes)
+        with tempfile.TemporaryDirectory(dir=paths.root, prefix=".rebuild-") as work:
+            chunks: list[Path] = []
+            pending: list[str] = []
+            count = 0
+            with sessions() as session:
+                names = list(session.scalars(select(WarcFile.filename).order_by(WarcFile.id)))
+                rows = session.execute(
+                    select(CaptureRecord.capture_id, WarcFile.filename, CaptureRecord.offset,
+                           CaptureRecord.length)
+                    .join(WarcFile, WarcFile.id == CaptureRecord.warc_file_id)
+                    .order_by(CaptureRecord.capture_id, WarcFile.filename, CaptureRecord.offset))
+                group: list = []
+                for row in rows:
+                    if group and (group[0].capture_id, group[0].filename) != (row.capture_id, row.filename):
+                        pending.extend(capture_lines(settings, storage, group[0].filename, group))
+                        group = []
+                    group.append(row)
+                    if len(pending) >= CHUNK_LINES:
+                        count += len(pending)
+                        chunks.append(_write_chunk(Path(work), pending))
+                        pending = []
+                if group:
+                    pending.extend(capture_lines(settings, storage, group[0].filename, group))
+            count += len(pending)
+            chunks.append(_write_chunk(Path(work), pending))
+            _merge_into(paths.indexes, "base", chunks)
+        for path in old:
+            path.unlink(missing_ok=True)
+        _rewrite_warc_paths(paths, names)
+    return count
+
+
+def index_files(settings: Settings) -> list[Path]:
+    """The CDXJ files pywb reads now."""
+    return _index_files(ReplayPaths.of(settings).indexes)
+
+
+def lookup(settings: Settings, surt_prefix: str) -> list[str]:
+    """All index lines whose key starts with `surt_prefix`, merged in order (for tests, tools)."""
+    found = []
+    for path in _index_files(ReplayPaths.of(settings).indexes):
+        with open(path, encoding="utf-8") as handle:
+            found.extend(line.rstrip("\n") for line in handle if line.startswith(surt_prefix))
+    return sorted(set(found))
+
+
+# --- files ---------------------------------------------------------------------------
+
+@contextmanager
+def _locked(paths: ReplayPaths) -> Iterator[None]:
+    with open(paths.lock, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _index_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.name.endswith(".cdxj"))
+
+
+def _new_name(level: str) -> str:
+    # names sort by level, then by time of writing
+    return f"{level}-{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}.cdxj"
+
+
+def _publish(folder: Path, tmp: Path, level: str) -> Path:
+    """fsync, then rename into the folder under a name pywb reads."""
+    with open(tmp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    target = folder / _new_name(level)
+    os.replace(tmp, target)
+    _fsync_dir(folder)
+    return target
+
+
+def _write_sorted(folder: Path, level: str, lines: list[str]) -> Path:
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.writelines(line + "\n" for line in lines)
+    return _publish(folder, Path(tmp), level)
+
+
+def _write_chunk(work: Path, lines: list[str]) -> Path:
+    fd, tmp = tempfile.mkstemp(dir=work, suffix=".chunk")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.writelines(line + "\n" for line in sorted(lines))
+    return Path(tmp)
+
+
+def _merge_into(folder: Path, level: str, sources: list[Path]) -> Path:
+    """Merge sorted files into one new sorted file in `folder`, dropping repeated lines."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
+    handles = [open(p, encoding="utf-8") for p in sources]
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            previous = None
+            for line in heapq.merge(*handles):
+                if line != previous:
+                    out.write(line)
+                    previous = line
+    finally:
+        for handle in handles:
+            handle.close()
+    return _publish(folder, Path(tmp), level)
+
+
+def _compact(folder: Path) -> None:
+    """Merge a full level (FANOUT files) into one file of the next level, upwards.
+
+    A level only grows when the one below is merged, so the first level that is not full
+    ends the work."""
+    level = 0
+    while True:
+        files = sorted(folder.glob(f"L{level}-*.cdxj"))
+        if len(files) < FANOUT:
+            return
+        _merge_into(folder, f"L{level + 1}", files)
+        for path in files:            # after the merged file is in place: never a gap
+            path.unlink()
+        _fsync_dir(folder)
+        level += 1
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# --- pywb's path index ----------------------------------------------------------------
+
+def _warc_path_line(paths: ReplayPaths, name: str) -> str:
+    return f"{name}\t{paths.open_dir / (name + OPEN_SUFFIX)}"
+
+
+def _add_warc_paths(paths: ReplayPaths, names: list[str]) -> None:
+    current = paths.warc_paths.read_text(encoding="utf-8").splitlines()
+    known = {line.split("\t", 1)[0] for line in current}
+    new = [_warc_path_line(paths, n) for n in names if n not in known]
+    if new:
+        _replace_text(paths.warc_paths, sorted(current + new))
+
+
+def _rewrite_warc_paths(paths: ReplayPaths, names: list[str]) -> None:
+    _replace_text(paths.warc_paths, sorted({_warc_path_line(paths, n) for n in names}))
+
+
+def _replace_text(path: Path, lines: list[str]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.writelines(line + "\n" for line in lines)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,95 @@
+"""Taking URLs from people: validate every one, store the captures, then queue them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable, Sequence
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from archiver.db import transaction
+from archiver.models import FAILED, QUEUED, SOURCES, Capture
+from archiver.sites import site_of
+from archiver.urls import InvalidURL, normalize_submitted_url
+
+MAX_NOTE_CHARS = 10_000
+
+
+class SubmissionError(ValueError):
+    """The submission as a whole is refused; nothing was stored."""
+
+    def __init__(self, message: str, field: str | None = None, index: int | None = None):
+        super().__init__(message)
+        self.field = field
+        self.index = index
+
+
+@dataclass(frozen=True)
+class Submitter:
+    source: str                      # form, api, schedule, cli
+    submitted_by: str | None = None  # user or token name
+    remote_addr: str | None = None
+
+
+def validate_urls(raw_urls: Sequence[str], max_urls: int) -> list[str]:
+    if not raw_urls:
+        raise SubmissionError("no URL given: send at least one http or https URL", field="urls")
+    if len(raw_urls) > max_urls:
+        raise SubmissionError(
+            f"{len(raw_urls)} URLs in one submission; at most {max_urls} are taken at once: "
+            "split the list", field="urls")
+    urls = []
+    for index, raw in enumerate(raw_urls):
+        if not isinstance(raw, str):
+            raise SubmissionError(f"URL number {index + 1} is not a string", field="urls", index=index)
+        try:
+            urls.append(normalize_submitted_url(raw))
+        except InvalidURL as exc:
+            where = f"URL number {index + 1}" if len(raw_urls) > 1 else "the URL"
+            raise SubmissionError(f"{where} is refused: {exc}", field="urls", index=index) from None
+    return urls
+
+
+def submit_captures(sessions: sessionmaker[Session], raw_urls: Sequence[str], note: str | None,
+                    submitter: Submitter, enqueue: Callable[[int], None],
+                    max_urls: int = 100) -> list[Capture]:
+    """Store one queued capture per URL, commit, and only then queue each one.
+
+    Every URL is validated before anything is written, so a refused submission
+    leaves no trace. A broker failure after the commit marks the captures that
+    could not be queued as failed, with the reason, instead of losing them silently.
+    """
+    if submitter.source not in SOURCES:
+        raise ValueError(f"unknown source {submitter.source!r}")
+    if note is not None and not isinstance(note, str):
+        raise SubmissionError("note must be a string", field="note")
+    if note and len(note) > MAX_NOTE_CHARS:
+        raise SubmissionError(f"note is longer than {MAX_NOTE_CHARS} characters", field="note")
+    urls = validate_urls(raw_urls, max_urls)
+    now = datetime.now(timezone.utc)
+    with transaction(sessions) as session:
+        captures = [
+            Capture(state=QUEUED, source=submitter.source, submitted_by=submitter.submitted_by,
+                    remote_addr=submitter.remote_addr, note=note or None, requested_url=url,
+                    site=site_of(url),
+                    queued_at=now, attempts=0)
+            for url in urls
+        ]
+        session.add_all(captures)
+    for capture in captures:
+        try:
+            enqueue(capture.id)
+        except Exception as exc:  # broker down: say so on the capture, keep the row
+            mark_unqueued(sessions, capture.id, exc)
+            capture.state, capture.error_code = FAILED, "broker"
+    return captures
+
+
+def mark_unqueued(sessions: sessionmaker[Session], capture_id: int, exc: Exception) -> None:
+    with transaction(sessions) as session:
+        capture = session.get(Capture, capture_id)
+        capture.state = FAILED
+        capture.error_code = "broker"
+        capture.error = (f"the capture was saved but could not be queued: {exc}. "
+                         "Check that the broker (ARCHIVER_BROKER_URL) is reachable and submit again.")
+        capture.finished_at = datetime.now(timezone.utc)

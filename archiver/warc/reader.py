@@ -1,0 +1,185 @@
+"""Reading our WARCs back: one record by byte range, or a whole file checked end to end."""
+from __future__ import annotations
+
+import hashlib
+import io
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import DecompressingBufferedReader
+from warcio.recordloader import ArcWarcRecord, ArcWarcRecordLoader
+
+from archiver.config import Settings
+from archiver.warc.members import iter_members
+from archiver.warc.names import OPEN_SUFFIX
+from storage import Storage
+
+CHUNK = 1024 * 1024
+
+
+def record_bytes(storage: Storage, settings: Settings, filename: str, offset: int, length: int) -> bytes:
+    """The gzip member at (offset, length) of a WARC file: from storage once sealed, else
+    from the local `.open` file (or the local sealed file waiting to go into storage)."""
+    if storage.exists(filename):
+        return storage.read_range(filename, offset, length)
+    for candidate in (settings.open_warc_dir / f"{filename}{OPEN_SUFFIX}",
+                      settings.open_warc_dir / filename):
+        try:
+            with open(candidate, "rb") as handle:
+                handle.seek(offset)
+                return handle.read(length)
+        except FileNotFoundError:
+            continue
+    # sealed while we looked
+    return storage.read_range(filename, offset, length)
+
+
+def parse_record(data: bytes, check_digests: bool = False) -> ArcWarcRecord:
+    """One WARC record from the bytes of its gzip member (or of an uncompressed record)."""
+    stream = DecompressingBufferedReader(io.BytesIO(data))
+    return ArcWarcRecordLoader().parse_record_stream(stream, check_digests=check_digests)
+
+
+def read_record(storage: Storage, settings: Settings, filename: str, offset: int, length: int,
+                check_digests: bool = False) -> ArcWarcRecord:
+    """The record at (offset, length) of a WARC file, parsed by warcio.
+
+    `record.raw_stream` holds its block after the HTTP headers (`record.http_headers`);
+    `record.content_stream()` undoes chunking and content encoding. With
+    `check_digests=True`, read the stream to its end and look at `record.digest_checker`.
+    Raises StorageKeyNotFound when the file is nowhere.
+    """
+    data = record_bytes(storage, settings, filename, offset, length)
+    if len(data) != length:
+        raise ValueError(f"{filename}: wanted {length} bytes at offset {offset}, got {len(data)}")
+    return parse_record(data, check_digests=check_digests)
+
+
+@dataclass(frozen=True)
+class RecordSummary:
+    offset: int
+    length: int
+    record_type: str
+    record_id: str | None
+    target_uri: str | None
+
+
+@dataclass
+class VerifyReport:
+    """What `verify_warc_file` found. `ok` is True only when `problems` is empty."""
+    size: int = 0
+    sha256: str = ""
+    record_count: int = 0
+    records: list[RecordSummary] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    truncated: bool = False           # the file ends inside a gzip member
+    garbage_bytes: int = 0            # bytes after the last whole member that are not gzip
+    good_length: int = 0              # bytes up to the end of the last whole gzip member
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_warc_file(source: str | Path | BinaryIO) -> VerifyReport:
+    """Check a .warc.gz completely; never raises for a bad file, reports instead.
+
+    - reads the gzip stream to its very end: a member cut short or bytes that are not
+      gzip are problems (`warcio check` passes some truncated files);
+    - every record must be its own gzip member;
+    - every record must carry a WARC-Block-Digest, and every digest present must be
+      checked and match (a digest that could not be checked is a problem);
+    - reports the whole file's size and sha256 and the number of records.
+    """
+    if isinstance(source, (str, Path)):
+        with open(source, "rb") as handle:
+            return _verify(handle)
+    if source.seekable():
+        source.seek(0)
+        return _verify(source)
+    with tempfile.TemporaryFile() as spool:
+        shutil.copyfileobj(source, spool, CHUNK)
+        spool.seek(0)
+        return _verify(spool)
+
+
+def _verify(handle: BinaryIO) -> VerifyReport:
+    report = VerifyReport()
+    hasher = hashlib.sha256()
+    members = []
+    for member in iter_members(handle, on_bytes=hasher.update):
+        if member.status == "ok":
+            members.append(member)
+            report.good_length = member.offset + member.length
+        elif member.status == "truncated":
+            report.truncated = True
+            report.problems.append(f"the file ends inside a gzip member that starts at offset "
+                                   f"{member.offset} ({member.length} bytes): truncated")
+        else:
+            report.garbage_bytes = member.length
+            report.problems.append(f"{member.length} bytes at offset {member.offset} are not a "
+                                   "valid gzip member")
+    report.size = handle.tell()
+    report.sha256 = hasher.hexdigest()
+    if not members:
+        report.problems.append("no complete gzip member: not a .warc.gz file, or empty")
+        return report
+
+    handle.seek(0)
+    limited = io.BufferedReader(_Prefix(handle, report.good_length), CHUNK)
+    iterator = ArchiveIterator(limited, check_digests=True)
+    try:
+        for index, record in enumerate(iterator):
+            rec_id = record.rec_headers.get_header("WARC-Record-ID")
+            label = f"record {index} ({record.rec_type} {rec_id})"
+            while record.raw_stream.read(CHUNK):
+                pass
+            offset, length = iterator.get_record_offset(), iterator.get_record_length()
+            report.records.append(RecordSummary(offset, length, record.rec_type, rec_id,
+                                                record.rec_headers.get_header("WARC-Target-URI")))
+            _check_digests(record, label, report)
+            if index >= len(members) or (members[index].offset, members[index].length) != (offset, length):
+                report.problems.append(f"{label} at offset {offset} is not exactly one gzip member")
+    except Exception as exc:  # noqa: BLE001  (any parse failure is a finding, not a crash)
+        report.problems.append(f"reading records failed after {len(report.records)} records: "
+                               f"{type(exc).__name__}: {exc}")
+    report.record_count = len(report.records)
+    if report.record_count != len(members):
+        report.problems.append(f"{len(members)} gzip members but {report.record_count} records")
+    return report
+
+
+def _check_digests(record: ArcWarcRecord, label: str, report: VerifyReport) -> None:
+    headers = record.rec_headers
+    block = headers.get_header("WARC-Block-Digest")
+    payload = headers.get_header("WARC-Payload-Digest")
+    checker = record.digest_checker
+    if not block:
+        report.problems.append(f"{label} has no WARC-Block-Digest")
+    for problem in (checker.problems if checker else []):
+        report.problems.append(f"{label}: {problem}")
+    if (block or payload) and (checker is None or checker.passed is not True):
+        if not (checker and checker.problems):
+            report.problems.append(f"{label}: digest present but not checked")
+
+
+class _Prefix(io.RawIOBase):
+    """The first `limit` bytes of a file, so warcio never reads into a broken tail."""
+
+    def __init__(self, handle: BinaryIO, limit: int):
+        self._handle, self._left = handle, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._left <= 0:
+            return 0
+        view = memoryview(buffer)[: min(len(buffer), self._left)]
+        count = self._handle.readinto(view)
+        self._left -= count or 0
+        return count or 0

@@ -1,0 +1,292 @@
+"""Building the WARC records of one capture, and writing a record as its own gzip member.
+
+The HTTP request and response blocks are written byte for byte as they crossed the wire:
+warcio's writer would re-serialise parsed HTTP headers (joining folded lines, re-encoding
+non-ASCII, normalising line ends), so for `request` and `response` records we compute the
+digests ourselves and hand warcio the exact bytes with no parsed headers. Where the HTTP
+headers end is decided by warcio's own header parser, the one its readers use, so the
+payload digest we write is the one `ArchiveIterator(check_digests=True)` recomputes.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import BinaryIO, Callable
+
+from warcio.limitreader import LimitReader
+from warcio.recordloader import ArcWarcRecord
+from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
+from warcio.utils import Digester
+from warcio.warcwriter import WARCWriter
+
+from archiver.fetch.types import Exchange, FetchResult
+
+WARC_VERSION = "WARC/1.1"
+DIGEST_ALGORITHM = "sha256"
+CONFORMS_TO = "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
+CHUNK = 1024 * 1024
+
+# WARC-Target-URI of our metadata records: a URN, so replay tools that index metadata
+# records (cdxj-indexer does, for any Content-Type but application/warc-fields) never
+# mistake the provenance JSON for a capture of the page itself.
+PROVENANCE_URN = "urn:archiver:provenance:"
+TEXT_METADATA_URN = "urn:archiver:text-metadata:"
+
+
+@dataclass
+class CaptureRecords:
+    """What the capture pipeline hands the writer for one capture."""
+    capture_id: int | str
+    fetch: FetchResult
+    provenance: dict                       # JSON-able; becomes the metadata record
+    text: str | None = None                # title line, blank line, body; the conversion record
+    text_metadata: dict | None = None      # JSON-able; a metadata record about the text
+
+
+@dataclass(frozen=True)
+class RecordLocation:
+    """Where one written record is: its gzip member is bytes [offset, offset+length) of the file."""
+    record_type: str
+    target_uri: str | None
+    record_id: str
+    offset: int
+    length: int
+    block_digest: str | None
+    payload_digest: str | None
+    refers_to: str | None       # the record this one points at (Concurrent-To or Refers-To)
+
+
+def warc_date(moment: datetime) -> str:
+    """WARC/1.1 date: UTC, microseconds when there are any."""
+    if moment.tzinfo is None:
+        raise ValueError(f"WARC dates need an aware datetime, got naive {moment!r}")
+    moment = moment.astimezone(timezone.utc)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.microsecond:
+        text += f".{moment.microsecond:06d}"
+    return text + "Z"
+
+
+def warc_digest(hasher) -> str:
+    return f"{DIGEST_ALGORITHM}:{base64.b32encode(hasher.digest()).decode('ascii')}"
+
+
+class Sha256WARCWriter(WARCWriter):
+    """warcio's writer with sha256 digests (warcio 1.8.1 picks sha1 in `_create_digester`).
+
+    Compression is ours (`GzipMember`), so it is created with gzip=False and pointed at a
+    fresh gzip member for every record.
+    """
+
+    def __init__(self):
+        super().__init__(None, gzip=False, warc_version=WARC_VERSION)
+
+    @staticmethod
+    def _create_digester():
+        return Digester(DIGEST_ALGORITHM)
+
+
+class GzipMember:
+    """A file-like sink that writes one complete gzip member to `out` when flushed."""
+
+    def __init__(self, out: BinaryIO, level: int):
+        self._out = out
+        self._zip = zlib.compressobj(level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+        self._done = False
+
+    def write(self, data: bytes) -> int:
+        if self._done:
+            raise ValueError("this gzip member is already finished")
+        packed = self._zip.compress(data)
+        if packed:
+            self._out.write(packed)
+        return len(data)
+
+    def flush(self) -> None:
+        if not self._done:
+            self._done = True
+            self._out.write(self._zip.flush(zlib.Z_FINISH))
+
+
+class _LineCounter:
+    """Counts the bytes a header parser consumes through readline()."""
+
+    def __init__(self, stream: BinaryIO):
+        self._stream = stream
+        self.consumed = 0
+
+    def readline(self, size: int | None = None) -> bytes:
+        line = self._stream.readline(size)
+        self.consumed += len(line)
+        return line
+
+
+def http_block_digests(stream: BinaryIO, length: int) -> tuple[str, str]:
+    """Block digest over all `length` bytes; payload digest over what follows the HTTP headers.
+
+    The header end is where warcio's StatusAndHeadersParser (verify off, as its
+    ArchiveIterator uses it) stops reading. The stream is left at its start.
+    """
+    stream.seek(0)
+    counter = _LineCounter(LimitReader(stream, length))
+    try:
+        StatusAndHeadersParser([], verify=False).parse(counter)
+    except EOFError:
+        pass
+    header_length = counter.consumed
+    stream.seek(0)
+    block, payload = hashlib.sha256(), hashlib.sha256()
+    position = 0
+    while position < length:
+        chunk = stream.read(min(CHUNK, length - position))
+        if not chunk:
+            raise ValueError(f"stream ended after {position} of {length} bytes")
+        block.update(chunk)
+        start = max(header_length - position, 0)
+        if start < len(chunk):
+            payload.update(chunk[start:] if start else chunk)
+        position += len(chunk)
+    stream.seek(0)
+    return warc_digest(block), warc_digest(payload)
+
+
+def stream_length(stream: BinaryIO) -> int:
+    stream.seek(0, io.SEEK_END)
+    length = stream.tell()
+    stream.seek(0)
+    return length
+
+
+def warc_headers(fields: list[tuple[str, str | None]]) -> StatusAndHeaders:
+    kept = [(k, str(v)) for k, v in fields if v is not None]
+    for name, value in kept:
+        if "\r" in value or "\n" in value:
+            raise ValueError(f"WARC header {name} would contain a line break: {value!r}")
+    return StatusAndHeaders("", kept, protocol=WARC_VERSION)
+
+
+def verbatim_http_record(record_type: str, fields: list[tuple[str, str | None]],
+                         stream: BinaryIO, length: int) -> ArcWarcRecord:
+    """A request/response record whose block is exactly `length` bytes of `stream`."""
+    block_digest, payload_digest = http_block_digests(stream, length)
+    headers = warc_headers(fields + [("WARC-Block-Digest", block_digest),
+                                     ("WARC-Payload-Digest", payload_digest)])
+    content_type = f"application/http; msgtype={record_type}"
+    record = ArcWarcRecord("warc", record_type, headers, LimitReader(stream, length), None,
+                           content_type, length)
+    record.payload_length = length
+    return record
+
+
+def plain_record(builder: Sha256WARCWriter, record_type: str, fields: list[tuple[str, str | None]],
+                 data: bytes, content_type: str) -> ArcWarcRecord:
+    """A record with a non-HTTP block; warcio computes its sha256 digests."""
+    return builder.create_warc_record("", record_type, payload=io.BytesIO(data), length=len(data),
+                                      warc_content_type=content_type,
+                                      warc_headers=warc_headers(fields))
+
+
+def json_bytes(document: dict) -> bytes:
+    return json.dumps(document, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")
+
+
+@dataclass
+class PlannedRecord:
+    record: ArcWarcRecord
+    record_type: str
+    target_uri: str | None
+    record_id: str
+    refers_to: str | None
+
+
+def plan_capture(capture: CaptureRecords, builder: Sha256WARCWriter, new_id: Callable[[], str],
+                 now: datetime) -> list[PlannedRecord]:
+    """Every record of one capture, digests computed, nothing written yet.
+
+    Per hop: `response` (if a response came) then `request`. Then one `metadata` record
+    (the provenance JSON), then, when text is given, a `conversion` record and, when text
+    metadata is given too, a second `metadata` record about the text.
+    """
+    planned: list[PlannedRecord] = []
+    final_response: tuple[str, Exchange] | None = None
+    for exchange in capture.fetch.exchanges:
+        response_id = None
+        date = warc_date(exchange.started_at)
+        length = stream_length(exchange.response_file) if exchange.response_file is not None else 0
+        if length:
+            response_id = new_id()
+            record = verbatim_http_record("response", [
+                ("WARC-Type", "response"),
+                ("WARC-Record-ID", response_id),
+                ("WARC-Date", date),
+                ("WARC-Target-URI", exchange.url),
+                ("WARC-IP-Address", exchange.ip or None),
+                ("WARC-Truncated", exchange.truncated or None),
+            ], exchange.response_file, length)
+            planned.append(PlannedRecord(record, "response", exchange.url, response_id, None))
+            final_response = (response_id, exchange)
+        if exchange.request_bytes:
+            request_id = new_id()
+            record = verbatim_http_record("request", [
+                ("WARC-Type", "request"),
+                ("WARC-Record-ID", request_id),
+                ("WARC-Date", date),
+                ("WARC-Target-URI", exchange.url),
+                ("WARC-IP-Address", exchange.ip or None),
+                ("WARC-Concurrent-To", response_id),
+            ], io.BytesIO(exchange.request_bytes), len(exchange.request_bytes))
+            planned.append(PlannedRecord(record, "request", exchange.url, request_id, response_id))
+
+    final_id = final_response[0] if final_response else None
+    final_url = (final_response[1].url if final_response
+                 else capture.fetch.final_url or capture.fetch.requested_url)
+    stamp = warc_date(now)
+
+    metadata_id, metadata_uri = new_id(), PROVENANCE_URN + final_url
+    record = plain_record(builder, "metadata", [
+        ("WARC-Type", "metadata"),
+        ("WARC-Record-ID", metadata_id),
+        ("WARC-Date", stamp),
+        ("WARC-Target-URI", metadata_uri),
+        ("WARC-Concurrent-To", final_id),
+    ], json_bytes(capture.provenance), "application/json")
+    planned.append(PlannedRecord(record, "metadata", metadata_uri, metadata_id, final_id))
+
+    if capture.text is not None and final_id is not None:
+        conversion_id = new_id()
+        record = plain_record(builder, "conversion", [
+            ("WARC-Type", "conversion"),
+            ("WARC-Record-ID", conversion_id),
+            ("WARC-Date", stamp),
+            ("WARC-Target-URI", final_url),
+            ("WARC-Refers-To", final_id),
+        ], capture.text.encode("utf-8"), "text/plain; charset=utf-8")
+        planned.append(PlannedRecord(record, "conversion", final_url, conversion_id, final_id))
+        if capture.text_metadata is not None:
+            text_meta_id, text_meta_uri = new_id(), TEXT_METADATA_URN + final_url
+            record = plain_record(builder, "metadata", [
+                ("WARC-Type", "metadata"),
+                ("WARC-Record-ID", text_meta_id),
+                ("WARC-Date", stamp),
+                ("WARC-Target-URI", text_meta_uri),
+                ("WARC-Refers-To", conversion_id),
+            ], json_bytes(capture.text_metadata), "application/json")
+            planned.append(PlannedRecord(record, "metadata", text_meta_uri, text_meta_id,
+                                         conversion_id))
+    return planned
+
+
+def warcinfo_record(builder: Sha256WARCWriter, record_id: str, now: datetime, filename: str,
+                    fields: dict[str, str]) -> ArcWarcRecord:
+    body = "".join(f"{name}: {value}\r\n" for name, value in fields.items() if value).encode("utf-8")
+    return plain_record(builder, "warcinfo", [
+        ("WARC-Type", "warcinfo"),
+        ("WARC-Record-ID", record_id),
+        ("WARC-Date", warc_date(now)),
+        ("WARC-Filename", filename),
+    ], body, "application/warc-fields")

@@ -1,0 +1,192 @@
+"""JSON API, version 1."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, jsonify, request, send_file, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
+
+from archiver.artifacts import capture_warc_bytes
+from archiver.export import NothingToPackage, PackageFile, check_packable, wacz_tempfile
+from archiver.models import Capture, CaptureRecord
+from archiver.provenance import capture_provenance
+from archiver.submissions import SubmissionError, Submitter, submit_captures
+from archiver.web import parse_ids, services
+from workers.app import send_capture
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+SUBMISSION_FIELDS = {"url", "urls", "note"}
+
+
+def _error(status: int, detail: str, **extra):
+    body = {"error": {"status": status, "detail": detail, **{k: v for k, v in extra.items() if v is not None}}}
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def capture_summary(capture: Capture) -> dict:
+    links = {
+        "self": url_for("api.get_capture", capture_id=capture.id),
+        "page": url_for("ui.capture_page", capture_id=capture.id),
+        "provenance": url_for("api.get_provenance", capture_id=capture.id),
+    }
+    if capture.text:
+        links["text"] = url_for("api.get_text", capture_id=capture.id)
+    if capture.records:
+        links["warc"] = url_for("api.get_warc", capture_id=capture.id)
+    return {
+        "id": capture.id,
+        "state": capture.state,
+        "url": capture.requested_url,
+        "final_url": capture.final_url,
+        "http_status": capture.http_status,
+        "title": capture.title,
+        "error": None if not capture.error_code else {"code": capture.error_code,
+                                                       "message": capture.error},
+        "timings": capture_provenance(capture, include_storage=False)["timings"],
+        "attempts": capture.attempts,
+        "links": links,
+    }
+
+
+@bp.post("/captures")
+def create_captures():
+    if not request.is_json:
+        return _error(415, "send JSON with Content-Type: application/json, e.g. "
+                           '{"url": "https://example.org/"}')
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        return _error(400, "the body is not a JSON object; send e.g. {\"url\": \"https://example.org/\"}")
+    unknown = sorted(set(payload) - SUBMISSION_FIELDS)
+    if unknown:
+        return _error(400, f"unknown field(s): {', '.join(unknown)}; accepted: url, urls, note")
+    if ("url" in payload) == ("urls" in payload):
+        return _error(400, 'send exactly one of "url" (a string) or "urls" (a list of strings)',
+                      field="url")
+    if "url" in payload:
+        if not isinstance(payload["url"], str):
+            return _error(400, '"url" must be a string', field="url")
+        urls = [payload["url"]]
+    else:
+        if not isinstance(payload["urls"], list):
+            return _error(400, '"urls" must be a list of strings', field="urls")
+        urls = payload["urls"]
+    svc = services()
+    try:
+        captures = submit_captures(
+            svc.sessions, urls, payload.get("note"),
+            Submitter(source="api", submitted_by=None, remote_addr=request.remote_addr),
+            enqueue=lambda capture_id: send_capture(svc.celery, capture_id),
+            max_urls=svc.settings.max_urls_per_submission)
+    except SubmissionError as exc:
+        return _error(400, str(exc), field=exc.field, index=exc.index)
+    ids = [c.id for c in captures]
+    location = (url_for("api.get_capture", capture_id=ids[0]) if len(ids) == 1
+                else url_for("api.list_captures", ids=",".join(map(str, ids))))
+    body = {"ids": ids, "captures": [
+        {"id": c.id, "url": c.requested_url, "state": c.state,
+         "links": {"self": url_for("api.get_capture", capture_id=c.id)}} for c in captures]}
+    status = 503 if any(c.state == "failed" for c in captures) else 202
+    if status == 503:
+        body["error"] = {"status": 503, "detail": "the task broker could not be reached; "
+                                                  "see each capture's error"}
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["Location"] = location
+    return response
+
+
+def _load(capture_id: int) -> Capture:
+    with services().sessions() as session:
+        capture = session.scalars(
+            select(Capture).where(Capture.id == capture_id).options(
+                selectinload(Capture.records).selectinload(CaptureRecord.warc_file),
+                selectinload(Capture.warc_file))).first()
+        if capture is None:
+            abort(404, description=f"no capture with id {capture_id}")
+        return capture
+
+
+@bp.get("/captures")
+def list_captures():
+    ids = None
+    if "ids" in request.args:
+        ids = parse_ids(request.args["ids"])
+        if ids is None:
+            return _error(400, "ids must be a comma-separated list of capture ids, e.g. ?ids=1,2,3")
+    with services().sessions() as session:
+        query = select(Capture).options(selectinload(Capture.records))
+        if ids is not None:
+            query = query.where(Capture.id.in_(ids)).order_by(Capture.id)
+        else:
+            query = query.order_by(Capture.id.desc()).limit(50)
+        captures = session.scalars(query).all()
+        return jsonify({"captures": [capture_summary(c) for c in captures]})
+
+
+@bp.get("/captures/<id:capture_id>")
+def get_capture(capture_id: int):
+    capture = _load(capture_id)
+    body = capture_summary(capture)
+    body["provenance"] = capture_provenance(capture)
+    return jsonify(body)
+
+
+@bp.get("/captures/<id:capture_id>/provenance")
+def get_provenance(capture_id: int):
+    response = jsonify(capture_provenance(_load(capture_id)))
+    response.headers["Content-Disposition"] = f'attachment; filename="capture-{capture_id}-provenance.json"'
+    return response
+
+
+@bp.get("/captures/<id:capture_id>/text")
+def get_text(capture_id: int):
+    capture = _load(capture_id)
+    if not capture.text:
+        abort(404, description=f"capture {capture_id} has no text"
+                               + (f": {capture.text_reason}" if capture.text_reason else ""))
+    document = f"{capture.title}\n\n{capture.text}" if capture.title else capture.text
+    return Response(document + "\n", mimetype="text/plain; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="capture-{capture_id}.txt"'})
+
+
+@bp.get("/captures/<id:capture_id>/warc")
+def get_warc(capture_id: int):
+    capture = _load(capture_id)
+    if not capture.records:
+        abort(404, description=f"capture {capture_id} has no WARC records (state: {capture.state})")
+    svc = services()
+    data = capture_warc_bytes(svc.settings, svc.storage, capture.records)
+    return Response(data, mimetype="application/warc", headers={
+        "Content-Disposition": f'attachment; filename="capture-{capture_id}.warc.gz"'})
+
+
+def wacz_response(package: PackageFile, filename: str) -> Response:
+    """A finished WACZ as an attachment, with Content-Length (WACZ 1.2 asks for it) and
+    byte ranges, so a replay tool can read it in place; the temp file closes with the response."""
+    response = send_file(package.file, mimetype="application/wacz", as_attachment=True,
+                         download_name=filename, conditional=False)
+    response.content_length = package.size
+    try:
+        return response.make_conditional(request, accept_ranges=True, complete_length=package.size)
+    except RequestedRangeNotSatisfiable:
+        package.file.close()
+        raise
+
+
+@bp.get("/captures/<id:capture_id>/wacz")
+def get_wacz(capture_id: int):
+    capture = _load(capture_id)
+    try:
+        check_packable(capture)
+    except NothingToPackage as exc:
+        abort(409, description=str(exc))
+    svc = services()
+    url = capture.final_url or capture.requested_url
+    package = wacz_tempfile([capture], svc.settings, svc.storage,
+                            title=f"Capture {capture_id}: {capture.title or url}",
+                            description=f"Capture {capture_id} of {url} made by archiver, "
+                                        "with its provenance and extracted text.")
+    return wacz_response(package, f"capture-{capture_id}.wacz")

@@ -1,0 +1,69 @@
+"""Pages for people: the submission form, progress of a submission, one capture."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from archiver.models import Capture, CaptureRecord
+from archiver.provenance import capture_provenance
+from archiver.submissions import SubmissionError, Submitter, submit_captures
+from archiver.web import parse_ids, services
+from workers.app import send_capture
+
+bp = Blueprint("ui", __name__)
+
+
+def _recent(limit: int = 20) -> list[Capture]:
+    with services().sessions() as session:
+        return list(session.scalars(select(Capture).order_by(Capture.id.desc()).limit(limit)))
+
+
+@bp.get("/")
+def index():
+    return render_template("index.html", recent=_recent(), error=None, urls="", note="")
+
+
+@bp.post("/captures")
+def submit():
+    urls_text = request.form.get("urls", "")
+    note = request.form.get("note", "")
+    urls = [line.strip() for line in urls_text.splitlines() if line.strip()]
+    svc = services()
+    try:
+        captures = submit_captures(
+            svc.sessions, urls, note or None,
+            Submitter(source="form", remote_addr=request.remote_addr),
+            enqueue=lambda capture_id: send_capture(svc.celery, capture_id),
+            max_urls=svc.settings.max_urls_per_submission)
+    except SubmissionError as exc:
+        return render_template("index.html", recent=_recent(), error=str(exc), urls=urls_text,
+                               note=note), 400
+    return redirect(url_for("ui.progress", ids=",".join(str(c.id) for c in captures)), code=303)
+
+
+@bp.get("/captures")
+def progress():
+    ids = parse_ids(request.args.get("ids", ""))
+    if ids is None:
+        abort(400, description="ids must be a comma-separated list of capture ids, e.g. ?ids=1,2,3")
+    with services().sessions() as session:
+        captures = list(session.scalars(select(Capture).where(Capture.id.in_(ids)).order_by(Capture.id)))
+    return render_template("progress.html", captures=captures, ids=",".join(map(str, ids)))
+
+
+@bp.get("/captures/<id:capture_id>")
+def capture_page(capture_id: int):
+    with services().sessions() as session:
+        capture = session.scalars(select(Capture).where(Capture.id == capture_id).options(
+            selectinload(Capture.records).selectinload(CaptureRecord.warc_file),
+            selectinload(Capture.warc_file))).first()
+        if capture is None:
+            abort(404, description=f"no capture with id {capture_id}")
+        return render_template("capture.html", capture=capture,
+                               provenance=capture_provenance(capture))
+
+
+@bp.get("/about")
+def about():
+    return render_template("about.html", settings=services().settings)

@@ -1,0 +1,58 @@
+"""The Celery application, built from the same settings as the web app.
+
+`celery -A workers.app worker` needs a module attribute, so this entry-point
+module (and only this one) builds the app from the environment at import.
+"""
+from __future__ import annotations
+
+from celery import Celery
+
+from archiver.config import Settings, load_settings
+
+TASK_MODULES = ["workers.tasks"]
+
+
+def create_celery(settings: Settings) -> Celery:
+    app = Celery("archiver", broker=settings.broker_url, include=TASK_MODULES)
+    transport_options: dict = {
+        # Redis re-delivers unacknowledged tasks after this long: keep it above the hard limit.
+        "visibility_timeout": settings.task_time_limit * 2 + 60,
+    }
+    if settings.broker_url.startswith("filesystem"):
+        queue_dir = settings.broker_dir / "queue"
+        processed_dir = settings.broker_dir / "processed"
+        control_dir = settings.broker_dir / "control"   # kombu's default is relative to the cwd
+        for folder in (queue_dir, processed_dir, control_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        transport_options.update(data_folder_in=str(queue_dir), data_folder_out=str(queue_dir),
+                                 processed_folder=str(processed_dir), store_processed=False,
+                                 control_folder=str(control_dir))
+    app.conf.update(
+        broker_transport_options=transport_options,
+        broker_connection_retry_on_startup=True,
+        task_default_queue=settings.capture_queue,
+        task_acks_late=True,                 # a task lost with its worker is delivered again
+        task_reject_on_worker_lost=True,     # ... even when the pool child was killed; the
+                                             # pipeline caps attempts so a crash loop ends
+        task_ignore_result=True,             # the catalogue is the record of truth, not results
+        task_soft_time_limit=settings.task_soft_time_limit,
+        task_time_limit=settings.task_time_limit,
+        worker_prefetch_multiplier=1,
+        worker_concurrency=settings.worker_concurrency,
+        task_serializer="json",
+        accept_content=["json"],
+        beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
+        enable_utc=True,
+    )
+    app.archiver_settings = settings
+    return app
+
+
+def send_capture(app: Celery, capture_id: int) -> None:
+    """Queue one capture by id; the web app calls this only after its commit."""
+    settings: Settings = app.archiver_settings
+    app.send_task("archiver.capture", args=[capture_id], queue=settings.capture_queue)
+
+
+celery_app = create_celery(load_settings())
+app = celery_app

@@ -1,0 +1,47 @@
+"""Per-process resources of a worker: settings, database sessions, storage, the WARC writer."""
+from __future__ import annotations
+
+import atexit
+import threading
+
+from celery import current_app
+
+from archiver.capture import CaptureContext
+from archiver.catalogue_hooks import warc_callbacks
+from archiver.config import Settings, load_settings
+from archiver.db import make_engine, make_session_factory
+from archiver.warc import WarcFileWriter, recover_open_files
+from storage import open_storage
+
+_lock = threading.Lock()
+_context: CaptureContext | None = None
+
+
+def build_context(settings: Settings) -> CaptureContext:
+    sessions = make_session_factory(make_engine(settings.database_url))
+    storage = open_storage(settings.storage_url)
+    on_open, on_seal = warc_callbacks(sessions, storage, settings.hostname)
+    # Files a dead worker process left `.open` on this host are repaired and sealed first.
+    recover_open_files(settings, storage, on_seal=on_seal)
+    writer = WarcFileWriter(settings, storage, on_open=on_open, on_seal=on_seal)
+    return CaptureContext(settings=settings, sessions=sessions, writer=writer)
+
+
+def worker_context() -> CaptureContext:
+    """The context of this process, made on first use (after the pool forks)."""
+    global _context
+    with _lock:
+        if _context is None:
+            settings = getattr(current_app, "archiver_settings", None) or load_settings()
+            _context = build_context(settings)
+            atexit.register(close_context)
+        return _context
+
+
+def close_context() -> None:
+    """Seal this process's WARC file so nothing is left `.open` at a clean shutdown."""
+    global _context
+    with _lock:
+        if _context is not None:
+            _context.writer.close()
+            _context = None

@@ -1,0 +1,43 @@
+"""Celery tasks: thin shells over plain functions. They take ids, never objects."""
+from __future__ import annotations
+
+import random
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_shutdown, worker_shutdown
+
+from archiver.capture import TransientCaptureError, mark_failed_after_retries, run_capture
+from workers.context import close_context, worker_context
+
+MAX_BACKOFF_SECONDS = 600
+
+
+@shared_task(bind=True, name="archiver.capture", max_retries=None)
+def capture(self, capture_id: int) -> str:
+    ctx = worker_context()
+    try:
+        outcome = run_capture(ctx, capture_id, task_id=self.request.id)
+    except TransientCaptureError as exc:
+        # Back off exponentially with jitter; the pipeline itself caps the attempts.
+        delay = min(ctx.settings.retry_backoff * 2 ** (exc.attempts - 1), MAX_BACKOFF_SECONDS)
+        raise self.retry(exc=exc, countdown=delay * random.uniform(0.8, 1.2))
+    except SoftTimeLimitExceeded:
+        mark_failed_after_retries(
+            ctx, capture_id, "time_limit",
+            f"the capture did not finish within {ctx.settings.task_soft_time_limit} s "
+            "(ARCHIVER_TASK_SOFT_TIME_LIMIT)")
+        return "failed"
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.state
+
+
+@worker_process_shutdown.connect
+def _seal_on_process_shutdown(**_kwargs) -> None:
+    close_context()
+
+
+@worker_shutdown.connect
+def _seal_on_shutdown(**_kwargs) -> None:
+    close_context()
