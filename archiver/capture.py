@@ -20,6 +20,7 @@ from archiver.extract import extract
 from archiver.fetch import DecodeError, FetchResult, decode_content, fetch
 from archiver.models import FAILED, FETCHING, FINAL_STATES, QUEUED, STORED, Capture, CaptureRecord, WarcFile
 from archiver.provenance import capture_provenance, software_versions
+from archiver.replay import add_capture_to_index
 from archiver.search import search_index_for
 from archiver.sites import site_of
 from archiver.warc import CaptureRecords, WarcFileWriter
@@ -151,7 +152,17 @@ def _finish(ctx: CaptureContext, capture: Capture, result: FetchResult) -> Outco
                 payload_digest=loc.payload_digest, refers_to=loc.refers_to))
         session.flush()
         search_index_for(session).index(session, row.id)
+    _index_for_replay(ctx, written)
     return Outcome(capture.id, state, ran=True)
+
+
+def _index_for_replay(ctx: CaptureContext, written) -> None:
+    """Make the stored capture replayable at once. The capture is already durable and
+    catalogued, so a failure here is logged, not fatal: `archiver reindex` rebuilds it."""
+    try:
+        add_capture_to_index(ctx.settings, ctx.writer.storage, written.filename, written.records)
+    except Exception:
+        log.exception("capture stored but not added to the replay index; run `archiver reindex`")
 
 
 FETCH_FIELDS = (
