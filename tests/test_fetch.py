@@ -22,6 +22,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from archiver.config import Settings
 from archiver.fetch import DecodeError, Exchange, decode_content, fetch
 from tests.fixture_site import ARABIC_HTML, PDF_TEXT, FixtureSite
+from tests.netguard import recording_tripwire, resolver_for
 
 UA = "archiver-test/1.0 (+http://127.0.0.1/about)"
 
@@ -77,40 +78,7 @@ def payload_bytes(exchange: Exchange) -> bytes:
 @pytest.fixture
 def tripwire(monkeypatch):
     """Records every outgoing connection attempt made through the socket module."""
-    attempts = []
-    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
-    real_create = socket.create_connection
-
-    def connect(self, address):
-        attempts.append(address)
-        return real_connect(self, address)
-
-    def connect_ex(self, address):
-        attempts.append(address)
-        return real_connect_ex(self, address)
-
-    def create_connection(address, *args, **kwargs):
-        attempts.append(address)
-        return real_create(address, *args, **kwargs)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
-    monkeypatch.setattr(socket, "create_connection", create_connection)
-    return attempts
-
-
-def resolver_for(names: dict[str, str], calls: list | None = None):
-    """A test resolver: only the given names exist; nothing goes to the network."""
-    def resolve(host, port, *args, **kwargs):
-        if calls is not None:
-            calls.append(host)
-        if host not in names:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        address = names[host]
-        if ":" in address:
-            return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))]
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
-    return resolve
+    return recording_tripwire(monkeypatch)
 
 
 def free_port() -> int:
