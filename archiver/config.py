@@ -42,7 +42,13 @@ class Settings:
     total_deadline: float = 120.0
     max_body_bytes: int = 100 * 1024 * 1024
     max_redirects: int = 10
-    max_decoded_bytes: int = 200 * 1024 * 1024
+    # a page's requisites (images, stylesheets, scripts, fonts, icons), fetched with it
+    max_requisites: int = 200              # 0: fetch none
+    requisites_max_bytes: int = 50 * 1024 * 1024
+    requisites_deadline: float = 60.0      # seconds for all of them, after the page
+    requisite_concurrency: int = 4
+    requisite_css_depth: int = 3           # stylesheets in an @import chain
+    max_decoded_bytes: int = 32 * 1024 * 1024     # decoded body read for text; keeps a bomb small
     max_urls_per_submission: int = 100
     retry_backoff: float = 10.0
     capture_queue: str = "capture"
@@ -53,6 +59,9 @@ class Settings:
     host_concurrency: int = 1              # politeness: scheduled captures of a host at once
     webhook_timeout: float = 10.0
     webhook_max_attempts: int = 6
+    webhook_backoff: float = 30.0          # first wait before a failed webhook is sent again
+    dedup: str = "revisit"                 # archiver.dedup policy: "revisit" or "keep"
+    public_url: str = ""                   # the app's address in webhooks and feeds
     warc_roll_bytes: int = 1024 * 1024 * 1024
     warc_gzip_level: int = 6
     worker_concurrency: int = 2
@@ -99,17 +108,25 @@ class Settings:
             total_deadline=_float(env, "ARCHIVER_TOTAL_DEADLINE", 120.0),
             max_body_bytes=_int(env, "ARCHIVER_MAX_BODY_BYTES", 100 * 1024 * 1024, low=1),
             max_redirects=_int(env, "ARCHIVER_MAX_REDIRECTS", 10, low=0, high=50),
-            max_decoded_bytes=_int(env, "ARCHIVER_MAX_DECODED_BYTES", 200 * 1024 * 1024, low=1),
+            max_requisites=_int(env, "ARCHIVER_MAX_REQUISITES", 200, low=0, high=10_000),
+            requisites_max_bytes=_int(env, "ARCHIVER_REQUISITES_MAX_BYTES", 50 * 1024 * 1024, low=1),
+            requisites_deadline=_float(env, "ARCHIVER_REQUISITES_DEADLINE", 60.0),
+            requisite_concurrency=_int(env, "ARCHIVER_REQUISITE_CONCURRENCY", 4, low=1, high=32),
+            requisite_css_depth=_int(env, "ARCHIVER_REQUISITE_CSS_DEPTH", 3, low=1, high=10),
+            max_decoded_bytes=_int(env, "ARCHIVER_MAX_DECODED_BYTES", 32 * 1024 * 1024, low=1),
             max_urls_per_submission=_int(env, "ARCHIVER_MAX_URLS_PER_SUBMISSION", 100, low=1),
             retry_backoff=_float(env, "ARCHIVER_RETRY_BACKOFF", 10.0),
             capture_queue=env.get("ARCHIVER_CAPTURE_QUEUE") or "capture",
             dispatch_interval=_float(env, "ARCHIVER_DISPATCH_INTERVAL", 60.0),
             watch_max_failures=_int(env, "ARCHIVER_WATCH_MAX_FAILURES", 5, low=1, high=1000),
             watch_backoff=_float(env, "ARCHIVER_WATCH_BACKOFF", 300.0),
-            host_min_interval=_float(env, "ARCHIVER_HOST_MIN_INTERVAL", 10.0),
+            host_min_interval=_float(env, "ARCHIVER_HOST_MIN_INTERVAL", 10.0, zero_ok=True),
             host_concurrency=_int(env, "ARCHIVER_HOST_CONCURRENCY", 1, low=1, high=100),
             webhook_timeout=_float(env, "ARCHIVER_WEBHOOK_TIMEOUT", 10.0),
             webhook_max_attempts=_int(env, "ARCHIVER_WEBHOOK_MAX_ATTEMPTS", 6, low=1, high=50),
+            webhook_backoff=_float(env, "ARCHIVER_WEBHOOK_BACKOFF", 30.0),
+            dedup=env.get("ARCHIVER_DEDUP") or "revisit",
+            public_url=(env.get("ARCHIVER_PUBLIC_URL") or f"http://{_url_host(env.get('ARCHIVER_HOST', '127.0.0.1'))}:{port}").rstrip("/"),
             warc_roll_bytes=_int(env, "ARCHIVER_WARC_ROLL_BYTES", 1024 * 1024 * 1024, low=1024),
             warc_gzip_level=_int(env, "ARCHIVER_WARC_GZIP_LEVEL", 6, low=1, high=9),
             worker_concurrency=_int(env, "ARCHIVER_WORKER_CONCURRENCY", 2, low=1, high=256),
@@ -152,6 +169,27 @@ class Settings:
                 f"ARCHIVER_REPLAY_PORT={self.replay_port} on {self.replay_host} is the web app's own "
                 "address: replay must be a separate origin, so archived scripts cannot reach the app"
             )
+        if self.dedup not in ("revisit", "keep"):
+            raise ConfigError(
+                f"ARCHIVER_DEDUP={self.dedup!r} is not a policy: use 'revisit' (an unchanged payload "
+                "is written as a WARC revisit record) or 'keep' (every response in full)"
+            )
+        public = urlsplit(self.public_url)
+        if public.scheme not in ("http", "https") or not public.netloc or public.query or public.fragment:
+            raise ConfigError(
+                f"ARCHIVER_PUBLIC_URL={self.public_url!r} must be the app's address as people reach "
+                "it, e.g. https://archive.example.org (http or https, no query)"
+            )
+        if not 1 <= self.dispatch_interval <= 3600:
+            raise ConfigError(
+                f"ARCHIVER_DISPATCH_INTERVAL={self.dispatch_interval:g} must be between 1 and 3600 "
+                "seconds: the dispatcher finds due watches that often (60 suits minute-level cron)")
+        if self.host_min_interval < 0 or self.watch_backoff <= 0:
+            raise ConfigError("ARCHIVER_HOST_MIN_INTERVAL must be zero or more and "
+                              "ARCHIVER_WATCH_BACKOFF above zero (seconds)")
+        if self.host_concurrency < 1 or self.watch_max_failures < 1:
+            raise ConfigError("ARCHIVER_HOST_CONCURRENCY and ARCHIVER_WATCH_MAX_FAILURES must be "
+                              "at least 1")
         if self.task_soft_time_limit >= self.task_time_limit:
             raise ConfigError(
                 "ARCHIVER_TASK_SOFT_TIME_LIMIT must be below ARCHIVER_TASK_TIME_LIMIT "
@@ -162,6 +200,14 @@ class Settings:
                 "ARCHIVER_TOTAL_DEADLINE must be below ARCHIVER_TASK_SOFT_TIME_LIMIT so a slow "
                 f"server fails the capture before the task is killed (now {self.total_deadline} "
                 f">= {self.task_soft_time_limit})"
+            )
+        if self.total_deadline + self.requisites_deadline >= self.task_soft_time_limit:
+            # the page and then its requisites run within one task
+            raise ConfigError(
+                "ARCHIVER_TOTAL_DEADLINE + ARCHIVER_REQUISITES_DEADLINE must be below "
+                "ARCHIVER_TASK_SOFT_TIME_LIMIT, so a capture with slow requisites is stored "
+                f"before the task is killed (now {self.total_deadline:g} + "
+                f"{self.requisites_deadline:g} >= {self.task_soft_time_limit})"
             )
 
 
@@ -184,7 +230,7 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int | None = None
     return value
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
+def _float(env: Mapping[str, str], name: str, default: float, zero_ok: bool = False) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -192,9 +238,15 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} must be a number of seconds") from None
-    if value <= 0:
-        raise ConfigError(f"{name}={value} must be above zero")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ConfigError(f"{name}={raw!r} must be a finite number of seconds")
+    if value < 0 or (value == 0 and not zero_ok):
+        raise ConfigError(f"{name}={value} must be {'zero or more' if zero_ok else 'above zero'}")
     return value
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def _host_ports(raw: str) -> frozenset[tuple[str, int]]:
