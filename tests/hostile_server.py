@@ -1,6 +1,7 @@
 """A hostile web server on 127.0.0.1, speaking raw bytes so it can break HTTP's rules:
 thousands of headers, a megabyte header line, stacked encodings, a decompression bomb,
-a reset in the middle of the body, a body that trickles, a body far over the cap.
+a reset in the middle of the body, a body that trickles, a body far over the cap, a page
+that hangs (`/hang`) or hangs at its first request only (`/hang-once?...`).
 
     with HostileServer() as server:
         server.url("/bomb")
@@ -43,6 +44,8 @@ class HostileServer:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self._bomb_bytes: bytes | None = None
+        self.seen: dict[str, int] = {}      # requests per path, query included
+        self._lock = threading.Lock()
         self.thread = threading.Thread(target=self._serve, daemon=True)
 
     @property
@@ -53,7 +56,6 @@ class HostileServer:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def __enter__(self) -> "HostileServer":
-        self._bomb_bytes = _bomb()
         self.thread.start()
         return self
 
@@ -71,7 +73,14 @@ class HostileServer:
     def _answer(self, conn: socket.socket) -> None:
         try:
             request = conn.recv(65536).decode("latin-1")
-            path = request.split(" ", 2)[1] if request.count(" ") >= 2 else "/"
+            target = request.split(" ", 2)[1] if request.count(" ") >= 2 else "/"
+            with self._lock:
+                self.seen[target] = self.seen.get(target, 0) + 1
+                count = self.seen[target]
+            path = target.split("?", 1)[0]
+            if path == "/hang" or (path == "/hang-once" and count == 1):
+                time.sleep(60)      # answers nothing: the capture is killed or times out
+                return
             getattr(self, "_" + path.strip("/").replace("-", "_"), self._ordinary)(conn)
         except OSError:
             pass            # the client gave up first: that is what some of these are for
@@ -96,7 +105,10 @@ class HostileServer:
         conn.sendall(_head(headers=[("Content-Encoding", "gzip, gzip, gzip")], length=len(body)) + body)
 
     def _bomb(self, conn) -> None:
-        body = self._bomb_bytes or b""
+        with self._lock:
+            if self._bomb_bytes is None:
+                self._bomb_bytes = _bomb()
+        body = self._bomb_bytes
         conn.sendall(_head(headers=[("Content-Encoding", "gzip")], length=len(body)) + body)
 
     def _reset_mid_body(self, conn) -> None:

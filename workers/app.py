@@ -42,10 +42,25 @@ def create_celery(settings: Settings) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
+        # the watch dispatcher (archiver/watches/dispatcher.py); a run that waited longer than
+        # one interval in the queue is dropped, so a backlog never turns into a burst
+        beat_schedule={"dispatch-watches": {
+            "task": "archiver.dispatch_watches", "schedule": settings.dispatch_interval,
+            "options": {"expires": settings.dispatch_interval, "queue": settings.capture_queue}},
+            # the reconciler (archiver/reconcile.py): captures whose message may be lost
+            "reconcile-captures": {
+                "task": "archiver.reconcile", "schedule": settings.reconcile_interval,
+                "options": {"expires": settings.reconcile_interval, "queue": settings.capture_queue}}},
         enable_utc=True,
     )
     app.archiver_settings = settings
     return app
+
+
+def send_webhook(app: Celery, delivery_id: int) -> None:
+    """Queue one webhook delivery by id, after the commit that created it."""
+    settings: Settings = app.archiver_settings
+    app.send_task("archiver.deliver_webhook", args=[delivery_id], queue=settings.capture_queue)
 
 
 def send_capture(app: Celery, capture_id: int) -> None:

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import random
 
-from celery import shared_task
+from celery import current_app, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_shutdown, worker_shutdown
 
 from archiver.capture import TransientCaptureError, mark_failed_after_retries, run_capture
+from archiver.reconcile import reconcile
+from archiver.webhooks import deliver
+from archiver.watches import dispatch
+from workers.app import send_capture
 from workers.context import close_context, worker_context
 
 MAX_BACKOFF_SECONDS = 600
@@ -31,6 +35,35 @@ def capture(self, capture_id: int) -> str:
     if outcome.retry_in is not None:
         raise self.retry(countdown=outcome.retry_in)
     return outcome.state
+
+
+@shared_task(bind=True, name="archiver.deliver_webhook", max_retries=None)
+def deliver_webhook(self, delivery_id: int) -> str:
+    """One attempt at a change alert; on failure, again after ARCHIVER_WEBHOOK_BACKOFF x 2^n
+    (jittered) until ARCHIVER_WEBHOOK_MAX_ATTEMPTS, counted on the delivery's row."""
+    ctx = worker_context()
+    outcome = deliver(ctx.settings, ctx.sessions, delivery_id)
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in * random.uniform(0.8, 1.2))
+    return outcome.state
+
+
+@shared_task(name="archiver.dispatch_watches", ignore_result=True)
+def dispatch_watches() -> int:
+    """Run by beat every ARCHIVER_DISPATCH_INTERVAL seconds; safe to run twice at once."""
+    ctx = worker_context()
+    report = dispatch(ctx.sessions, ctx.settings,
+                      enqueue=lambda capture_id: send_capture(current_app, capture_id))
+    return len(report.queued)
+
+
+@shared_task(name="archiver.reconcile", ignore_result=True)
+def reconcile_captures() -> int:
+    """Run by beat every ARCHIVER_RECONCILE_INTERVAL seconds; safe to run twice at once."""
+    ctx = worker_context()
+    report = reconcile(ctx.sessions, ctx.settings,
+                       enqueue=lambda capture_id: send_capture(current_app, capture_id))
+    return len(report.queued) + len(report.stalled)
 
 
 @worker_process_shutdown.connect
