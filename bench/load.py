@@ -1,0 +1,172 @@
+"""Load on the web app: N concurrent submitters for S seconds against gunicorn.
+
+Starts `archiver web` (gunicorn, gthread) on a fresh data folder with the real Redis as the
+broker (a queue of its own, no worker: captures stay queued, so only the app is measured),
+then runs the clients in this process. Each client loops: POST /api/v1/captures, then GET
+the capture it made. Printed beside it, the baseline: the same clients fetching a static
+file from the same server (what gunicorn and Flask cost with no catalogue work).
+
+    .venv/bin/python bench/load.py                       # 50 clients, 60 s, SQLite
+    .venv/bin/python bench/load.py --clients 50 --seconds 20 \\
+        --database-url postgresql://postgres@127.0.0.1:5432/test
+
+Target: p99 under 300 ms and no 5xx.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    errors: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, seconds: float, status: int | None) -> None:
+        with self.lock:
+            if status is None:
+                self.errors += 1
+                return
+            self.latencies.append(seconds)
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+
+
+def submitter(base: str, stop: float, tally: Tally, n: int) -> None:
+    session = requests.Session()
+    i = 0
+    while time.monotonic() < stop:
+        i += 1
+        started = time.perf_counter()
+        try:
+            made = session.post(f"{base}/api/v1/captures", timeout=30,
+                                json={"url": f"https://example.org/load/{n}/{i}", "note": "load"})
+            tally.add(time.perf_counter() - started, made.status_code)
+            if made.status_code != 202:
+                continue
+            started = time.perf_counter()
+            seen = session.get(f"{base}{made.headers['Location']}", timeout=30)
+            tally.add(time.perf_counter() - started, seen.status_code)
+        except requests.RequestException:
+            tally.add(0, None)
+
+
+def static_reader(base: str, stop: float, tally: Tally, _n: int) -> None:
+    session = requests.Session()
+    while time.monotonic() < stop:
+        started = time.perf_counter()
+        try:
+            got = session.get(f"{base}/static/archiver.css", timeout=30)
+            tally.add(time.perf_counter() - started, got.status_code)
+        except requests.RequestException:
+            tally.add(0, None)
+
+
+def run(client, base: str, clients: int, seconds: float) -> tuple[Tally, float]:
+    tally = Tally()
+    stop = time.monotonic() + seconds
+    threads = [threading.Thread(target=client, args=(base, stop, tally, n)) for n in range(clients)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return tally, time.monotonic() - started
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def line(name: str, tally: Tally, elapsed: float) -> str:
+    total = len(tally.latencies)
+    server_errors = sum(n for s, n in tally.statuses.items() if s >= 500)
+    return (f"{name:<34} {total:>8} {total / elapsed:>9.1f} {percentile(tally.latencies, 50) * 1000:>8.1f} "
+            f"{percentile(tally.latencies, 99) * 1000:>8.1f} {server_errors:>5} {tally.errors:>6}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--baseline-seconds", type=float, default=15)
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--database-url", default=None, help="default: SQLite in the data folder")
+    args = parser.parse_args(argv)
+
+    import redis
+    queue = f"archiver-load-{uuid.uuid4().hex[:8]}"
+    with tempfile.TemporaryDirectory(prefix="archiver-load-") as tmp:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ARCHIVER_", "DATABASE_URL"))}
+        env.update({"ARCHIVER_DATA_DIR": str(Path(tmp) / "data"), "ARCHIVER_PORT": str(port),
+                    "ARCHIVER_REPLAY_PORT": str(free_port()), "ARCHIVER_BROKER_URL": args.redis,
+                    "ARCHIVER_CAPTURE_QUEUE": queue})
+        if args.database_url:
+            env["DATABASE_URL"] = args.database_url
+        subprocess.run([BIN / "archiver", "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
+        log = open(Path(tmp) / "web.log", "wb")
+        web = subprocess.Popen([BIN / "archiver", "web", "--workers", str(args.web_workers)], env=env,
+                               cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if requests.get(base + "/", timeout=2).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                if time.monotonic() > deadline:
+                    raise SystemExit("the web app did not start")
+                time.sleep(0.2)
+            catalogue = "PostgreSQL" if args.database_url else "SQLite"
+            print(f"{args.clients} clients; gunicorn {args.web_workers} workers x 8 threads; "
+                  f"{catalogue} catalogue; Redis broker; {os.cpu_count()} cores shared with the clients")
+            print(f"{'':<34} {'requests':>8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'5xx':>5} {'errors':>6}")
+            base_tally, base_elapsed = run(static_reader, base, args.clients, args.baseline_seconds)
+            print(line("baseline: GET a static file", base_tally, base_elapsed))
+            tally, elapsed = run(submitter, base, args.clients, args.seconds)
+            print(line("ours: POST capture + GET it", tally, elapsed))
+            p99 = percentile(tally.latencies, 99) * 1000
+            server_errors = sum(n for s, n in tally.statuses.items() if s >= 500)
+            verdict = "met" if p99 < 300 and server_errors == 0 and tally.errors == 0 else "NOT met"
+            print(f"target p99 < 300 ms and no 5xx: {verdict} (p99 {p99:.1f} ms, {server_errors} 5xx, "
+                  f"{tally.errors} connection errors; statuses {dict(sorted(tally.statuses.items()))})")
+        finally:
+            web.terminate()
+            web.wait(timeout=30)
+            log.close()
+            redis.Redis.from_url(args.redis).delete(queue)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
