@@ -1,0 +1,166 @@
+"""The append-only evidence log in the catalogue: appending events, signing heads,
+proofs, and a full check that says where the log was tampered with.
+
+An entry's leaf is SHA-256(0x00 || canonical JSON of its fields), so editing any field,
+or the stored hash, shows: the first through the recomputed leaf, the second through the
+signed roots. Appends are serialised (an advisory lock on PostgreSQL, the single writer
+on SQLite) so positions have no gaps and no duplicates.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Iterable
+
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from archiver.db import transaction
+from archiver.ledger.keys import (HeadSignatureError, TreeHead, sign_head, verify_head)
+from archiver.ledger.merkle import consistency_proof, inclusion_proof, leaf_hash, root
+from archiver.ledger.models import LedgerEntry, LedgerHead
+
+APPEND_LOCK = 0x6172636869766572      # "archiver": the PostgreSQL advisory lock for appends
+APPEND_TRIES = 20
+
+
+def canonical(position: int, recorded_at: datetime, event: str, capture_id: int | None,
+              agent: dict, details: dict) -> bytes:
+    """The bytes an entry's leaf hash covers: sorted-key JSON, UTF-8, no spaces."""
+    document = {"position": position, "recorded_at": recorded_at.astimezone(timezone.utc).isoformat(),
+                "event": event, "capture_id": capture_id, "agent": agent, "details": details}
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def entry_bytes(entry: LedgerEntry) -> bytes:
+    return canonical(entry.position, entry.recorded_at, entry.event, entry.capture_id, entry.agent,
+                     entry.details)
+
+
+def append(session: Session, event: str, agent: dict, details: dict | None = None,
+           capture_id: int | None = None, now: datetime | None = None) -> LedgerEntry:
+    """Add an entry inside the caller's transaction (so an event and the change it records
+    commit together). On PostgreSQL the transaction holds the append lock until it ends."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})
+    position = session.scalar(select(func.coalesce(func.max(LedgerEntry.position) + 1, 0)))
+    recorded_at = now or datetime.now(timezone.utc)
+    details = dict(details or {})
+    entry = LedgerEntry(position=position, recorded_at=recorded_at, event=event, capture_id=capture_id,
+                        agent=agent, details=details)
+    entry.leaf_hash = leaf_hash(entry_bytes(entry))
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def record(sessions: sessionmaker[Session], event: str, agent: dict, details: dict | None = None,
+           capture_id: int | None = None) -> LedgerEntry:
+    """Append in a transaction of its own, trying again when another writer took the position."""
+    for attempt in range(APPEND_TRIES):
+        try:
+            with transaction(sessions) as session:
+                entry = append(session, event, agent, details, capture_id)
+                session.expunge(entry)
+                return entry
+        except (IntegrityError, OperationalError):
+            if attempt == APPEND_TRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def leaf_hashes(session: Session, size: int | None = None) -> list[bytes]:
+    query = select(LedgerEntry.leaf_hash).order_by(LedgerEntry.position)
+    if size is not None:
+        query = query.limit(size)
+    return [bytes(h) for h in session.scalars(query)]
+
+
+def sign_current_head(sessions: sessionmaker[Session], key, now: datetime | None = None) -> TreeHead:
+    """Sign the log as it is now and keep the head."""
+    with transaction(sessions) as session:
+        leaves = leaf_hashes(session)
+        stamp = int((now or datetime.now(timezone.utc)).timestamp() * 1000)
+        head = sign_head(key, len(leaves), root(leaves), stamp)
+        session.add(LedgerHead(size=head.size, root=head.root, timestamp_ms=head.timestamp_ms,
+                               signature=head.signature))
+        return head
+
+
+def latest_head(session: Session) -> TreeHead | None:
+    row = session.scalars(select(LedgerHead).order_by(LedgerHead.size.desc(), LedgerHead.id.desc())).first()
+    return _head(row) if row else None
+
+
+def _head(row: LedgerHead) -> TreeHead:
+    return TreeHead(row.size, bytes(row.root), row.timestamp_ms, bytes(row.signature))
+
+
+def inclusion(session: Session, position: int, head: TreeHead) -> list[bytes]:
+    return inclusion_proof(position, leaf_hashes(session, head.size))
+
+
+def consistency(session: Session, old_size: int, new: TreeHead) -> list[bytes]:
+    return consistency_proof(old_size, leaf_hashes(session, new.size))
+
+
+@dataclass
+class LogCheck:
+    entries: int = 0
+    heads: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_log(session: Session, public_key) -> LogCheck:
+    """Re-hash every entry, check every signed head against the entries, and say where
+    anything differs: an edited entry by its position, a deletion, insertion or reordering
+    by the span between the last head that still matches and the first that does not."""
+    report = LogCheck()
+    entries = session.scalars(select(LedgerEntry).order_by(LedgerEntry.position)).all()
+    report.entries = len(entries)
+    recomputed: list[bytes] = []
+    for expected, entry in enumerate(entries):
+        if entry.position != expected:
+            report.problems.append(f"entry {expected} is missing: the positions jump from {expected - 1} "
+                                   f"to {entry.position} (entries were deleted)")
+            break
+        actual = leaf_hash(entry_bytes(entry))
+        if actual != bytes(entry.leaf_hash):
+            report.problems.append(f"entry {entry.position} ({entry.event}) was edited: its content "
+                                   "no longer matches its recorded hash")
+        recomputed.append(actual)
+    heads = [_head(row) for row in session.scalars(select(LedgerHead).order_by(LedgerHead.size, LedgerHead.id))]
+    report.heads = len(heads)
+    good_size = 0
+    for head in heads:
+        try:
+            verify_head(public_key, head)
+        except HeadSignatureError as exc:
+            report.problems.append(str(exc))
+            continue
+        if head.size > len(recomputed):
+            report.problems.append(f"the head signed at {_when(head)} covers {head.size} entries, but only "
+                                   f"{len(recomputed)} are left: entries from {len(recomputed)} on were deleted")
+            continue
+        if root(recomputed[:head.size]) != head.root:
+            report.problems.append(f"the entries up to {head.size} differ from what was signed at {_when(head)}: "
+                                   f"something among entries {good_size} to {head.size - 1} was changed, "
+                                   "inserted, removed or reordered")
+            continue
+        good_size = max(good_size, head.size)
+    return report
+
+
+def _when(head: TreeHead) -> str:
+    return datetime.fromtimestamp(head.timestamp_ms / 1000, timezone.utc).isoformat()
+
+
+def entries_of(session: Session, capture_id: int) -> Iterable[LedgerEntry]:
+    return session.scalars(select(LedgerEntry).where(LedgerEntry.capture_id == capture_id)
+                           .order_by(LedgerEntry.position)).all()
