@@ -14,16 +14,23 @@ from typing import Callable
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from archiver.changes import compare, previous_capture
 from archiver.config import Settings
 from archiver.db import transaction
+from archiver.dedup import DedupPolicy, candidate_of, dedup_policy, original_response
 from archiver.extract import extract
 from archiver.fetch import DecodeError, FetchResult, decode_content, fetch
+from archiver.ledger.events import record_capture_events, record_failure
 from archiver.models import FAILED, FETCHING, FINAL_STATES, QUEUED, STORED, Capture, CaptureRecord, WarcFile
 from archiver.provenance import capture_provenance, software_versions
 from archiver.replay import add_capture_to_index
+from archiver.requisites import collect_requisites
 from archiver.search import search_index_for
 from archiver.sites import site_of
 from archiver.warc import CaptureRecords, WarcFileWriter
+from archiver.warc.records import Revisit
+from archiver.webhooks import create_deliveries
+from archiver.webhooks import mark_unqueued as mark_delivery_unqueued
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +53,11 @@ class CaptureContext:
     sessions: sessionmaker[Session]
     writer: WarcFileWriter
     fetcher: Callable[[str, Settings], FetchResult] = fetch
+    # unchanged payloads become revisit records (archiver/dedup.py); None: from the settings
+    dedup: DedupPolicy | None = None
+    # queues a webhook delivery by id after the commit (workers: a Celery task); None leaves
+    # the deliveries pending
+    queue_delivery: Callable[[int], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -127,12 +139,29 @@ def _finish(ctx: CaptureContext, capture: Capture, result: FetchResult) -> Outco
     final = answered[-1]
     extraction = _extract(ctx.settings, final)
     _apply_fetch(capture, result, final, fetched_at, extraction)
+    # images, stylesheets, scripts, fonts, icons: same fetcher and guard; never fails the page
+    harvest = collect_requisites(ctx.fetcher, ctx.settings, result)
+    capture.requisites = harvest.summary or None
+    revisit = _compare_with_previous(ctx, capture, final) if not result.error_code else None
     document = extraction.document() if extraction and extraction.text else None
-    records = CaptureRecords(capture_id=capture.id, fetch=result,
-                             provenance=capture_provenance(capture, include_storage=False),
+    records = CaptureRecords(capture_id=capture.id, fetch=result, revisit=revisit,
+                             provenance=_warc_provenance(capture, revisit),
                              text=document,
-                             text_metadata=extraction.metadata if extraction else None)
-    written = ctx.writer.write_capture(records)   # returns only once the records are fsynced
+                             text_metadata=extraction.metadata if extraction else None,
+                             requisites=harvest.results)
+    try:
+        written = ctx.writer.write_capture(records)   # returns only once the records are fsynced
+    except OSError as exc:
+        # The writer has cut the file back to before this capture: earlier records are intact.
+        _fail(ctx, capture.id, "storage",
+              f"the WARC records could not be written ({exc.strerror or exc}); nothing of this "
+              f"capture was stored. Free space in {ctx.settings.open_warc_dir} (or fix the "
+              "error) and submit it again")
+        return Outcome(capture.id, FAILED, ran=True)
+    finally:
+        harvest.close()
+    # before the catalogue says "stored": a capture page opened at once must find it in replay
+    _index_for_replay(ctx, written)
     state = FAILED if result.error_code else STORED
     with transaction(ctx.sessions) as session:
         warc = session.scalars(select(WarcFile).where(WarcFile.filename == written.filename)).one()
@@ -144,21 +173,86 @@ def _finish(ctx: CaptureContext, capture: Capture, result: FetchResult) -> Outco
         row.state = state
         row.error_code, row.error = result.error_code, result.error
         row.site = site_of(row.final_url or row.requested_url)
+        row.change, row.previous_id, row.revisit_of = capture.change, capture.previous_id, capture.revisit_of
         for loc in written.records:
             session.add(CaptureRecord(
                 capture_id=row.id, warc_file_id=warc.id, record_type=loc.record_type,
                 record_id=loc.record_id, target_uri=loc.target_uri, offset=loc.offset,
                 length=loc.length, block_digest=loc.block_digest,
-                payload_digest=loc.payload_digest, refers_to=loc.refers_to))
+                payload_digest=loc.payload_digest, refers_to=loc.refers_to,
+                requisite=loc.requisite))
         session.flush()
         search_index_for(session).index(session, row.id)
-    _index_for_replay(ctx, written)
+        row.warc_file = warc
+        record_capture_events(session, row, written.records)
+        deliveries = create_deliveries(session, ctx.settings, row) if state == STORED else []
+    _queue_deliveries(ctx, deliveries)
     return Outcome(capture.id, state, ran=True)
 
 
+def _compare_with_previous(ctx: CaptureContext, capture: Capture, final) -> Revisit | None:
+    """Mark the capture against the previous stored one of its URL (capture.change,
+    previous_id) and ask the dedup policy whether the final response is a revisit."""
+    capture.revisit_of = None
+    with ctx.sessions() as session:
+        previous = previous_capture(session, capture)
+        capture.change = compare(capture, previous)
+        capture.previous_id = previous.id if previous else None
+        candidate = candidate_of(final)
+        if previous is None or candidate is None:
+            return None
+        try:
+            original = original_response(ctx.settings, ctx.writer.storage, session, previous)
+        except Exception:   # noqa: BLE001 - an unreadable earlier record: write this one in full
+            log.exception("could not read the record capture %s would revisit; writing it in full",
+                          previous.id)
+            return None
+    policy = ctx.dedup or dedup_policy(ctx.settings)
+    chosen = policy.decide(candidate, original)
+    if chosen is None:
+        return None
+    capture.revisit_of = chosen.capture_id
+    return Revisit(chosen.record_id, chosen.target_uri, chosen.date, chosen.payload_digest)
+
+
+def _warc_provenance(capture: Capture, revisit: Revisit | None) -> dict:
+    """The provenance for the metadata record. A revisit's leaves out what is held elsewhere:
+    the response headers (verbatim in the revisit record itself), how the text was extracted
+    (the text and its metadata are records of the capture revisited; the sha256 stays), the
+    requisite limits (settings) and fields without a value, so that an unchanged capture
+    stays under 2 KB (docs/changes.md)."""
+    document = capture_provenance(capture, include_storage=False)
+    if revisit is not None:
+        document["response"].pop("headers", None)
+        document["text"] = {"sha256": document["text"]["sha256"]}
+        if isinstance(document.get("requisites"), dict):
+            document["requisites"].pop("limits", None)
+        document = _without_nulls(document)
+    return document
+
+
+def _without_nulls(value):
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def _queue_deliveries(ctx: CaptureContext, delivery_ids: list[int]) -> None:
+    if ctx.queue_delivery is None:
+        return
+    for delivery_id in delivery_ids:
+        try:
+            ctx.queue_delivery(delivery_id)
+        except Exception as exc:  # noqa: BLE001 - broker down: say so on the delivery
+            log.exception("could not queue webhook delivery %s", delivery_id)
+            mark_delivery_unqueued(ctx.sessions, delivery_id, exc)
+
+
 def _index_for_replay(ctx: CaptureContext, written) -> None:
-    """Make the stored capture replayable at once. The capture is already durable and
-    catalogued, so a failure here is logged, not fatal: `archiver reindex` rebuilds it."""
+    """Make the capture replayable before it is shown as stored. Its records are already
+    durable, so a failure here is logged, not fatal: `archiver reindex` rebuilds it."""
     try:
         add_capture_to_index(ctx.settings, ctx.writer.storage, written.filename, written.records)
     except Exception:
@@ -170,7 +264,7 @@ FETCH_FIELDS = (
     "tls_cipher", "cert_sha256", "cert_subject", "cert_issuer", "cert_not_before",
     "cert_not_after", "http_status", "http_headers", "content_type", "payload_size",
     "payload_sha256", "truncated", "title", "text", "text_sha256", "text_reason",
-    "text_metadata", "extractor", "software",
+    "text_metadata", "extractor", "software", "requisites",
 )
 
 
@@ -233,6 +327,7 @@ def _requeue(ctx: CaptureContext, capture_id: int, code: str, message: str) -> N
     with transaction(ctx.sessions) as session:
         row = session.get(Capture, capture_id)
         row.state = QUEUED
+        row.sent_at = _now()          # the retry is the new message: the reconciler waits from here
         row.error_code = code
         row.error = f"{message} (will try again)"
 
@@ -248,6 +343,8 @@ def _fail(ctx: CaptureContext, capture_id: int, code: str, message: str,
         row.software = software_versions()
         if chain:
             row.redirect_chain = chain
+        session.flush()
+        record_failure(session, row)
 
 
 def mark_failed_after_retries(ctx: CaptureContext, capture_id: int, code: str, message: str) -> None:

@@ -34,6 +34,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     capture.add_argument("--no-wait", action="store_true", help="queue and return at once")
     capture.add_argument("--timeout", type=float, default=600, help="seconds to wait (default 600)")
 
+    from archiver import cli_evidence, cli_watch
+    cli_watch.add_parser(sub)
+    cli_evidence.add_parser(sub)
+
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -43,7 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = {
         "migrate": cmd_migrate, "config": cmd_config, "web": cmd_web, "worker": cmd_worker,
         "scheduler": cmd_scheduler, "run": cmd_run, "capture": cmd_capture,
-        "replay": cmd_replay, "reindex": cmd_reindex,
+        "replay": cmd_replay, "reindex": cmd_reindex, "watch": cli_watch.cmd_watch,
+        "audit": cli_evidence.cmd_audit, "log": cli_evidence.cmd_log,
     }[args.command]
     return handler(settings, args)
 
@@ -67,7 +72,10 @@ def cmd_config(settings: Settings, _args) -> int:
 
 
 def _web_argv(settings: Settings, workers: int) -> list[str]:
+    # threaded workers: a browser opens spare connections it may never send a request on
+    # (preconnect); a sync worker waits on such a socket and serves nobody meanwhile
     return [sys.executable, "-m", "gunicorn", "--workers", str(workers),
+            "--worker-class", "gthread", "--threads", "8",
             "--bind", f"{settings.host}:{settings.port}", "--access-logfile", "-",
             "archiver.web.wsgi:app"]
 

@@ -53,6 +53,10 @@ class Settings:
     retry_backoff: float = 10.0
     capture_queue: str = "capture"
     dispatch_interval: float = 60.0        # how often beat runs the watch dispatcher
+    reconcile_interval: float = 60.0       # how often beat runs the reconciler
+    reconcile_after: float = 900.0         # a capture queued this long is sent again
+    audit_pace_mbps: float = 50.0          # fixity audits read at most this many MB/s (0: no limit)
+    audit_interval: float = 86400.0        # how often beat starts a fixity audit
     watch_max_failures: int = 5            # consecutive failures before a watch is flagged
     watch_backoff: float = 300.0           # first back-off after a failed scheduled capture
     host_min_interval: float = 10.0        # politeness: seconds between scheduled captures of a host
@@ -118,6 +122,10 @@ class Settings:
             retry_backoff=_float(env, "ARCHIVER_RETRY_BACKOFF", 10.0),
             capture_queue=env.get("ARCHIVER_CAPTURE_QUEUE") or "capture",
             dispatch_interval=_float(env, "ARCHIVER_DISPATCH_INTERVAL", 60.0),
+            reconcile_interval=_float(env, "ARCHIVER_RECONCILE_INTERVAL", 60.0),
+            reconcile_after=_float(env, "ARCHIVER_RECONCILE_AFTER", 900.0),
+            audit_pace_mbps=_float(env, "ARCHIVER_AUDIT_PACE_MBPS", 50.0, zero_ok=True),
+            audit_interval=_float(env, "ARCHIVER_AUDIT_INTERVAL", 86400.0),
             watch_max_failures=_int(env, "ARCHIVER_WATCH_MAX_FAILURES", 5, low=1, high=1000),
             watch_backoff=_float(env, "ARCHIVER_WATCH_BACKOFF", 300.0),
             host_min_interval=_float(env, "ARCHIVER_HOST_MIN_INTERVAL", 10.0, zero_ok=True),
@@ -180,6 +188,11 @@ class Settings:
                 f"ARCHIVER_PUBLIC_URL={self.public_url!r} must be the app's address as people reach "
                 "it, e.g. https://archive.example.org (http or https, no query)"
             )
+        if not 1 <= self.reconcile_interval <= 3600 or self.reconcile_after < 1:
+            raise ConfigError(
+                f"ARCHIVER_RECONCILE_INTERVAL={self.reconcile_interval:g} must be between 1 and 3600 "
+                f"seconds and ARCHIVER_RECONCILE_AFTER={self.reconcile_after:g} at least 1: keep "
+                "ARCHIVER_RECONCILE_AFTER above the longest retry backoff (600 s) to avoid needless resends")
         if not 1 <= self.dispatch_interval <= 3600:
             raise ConfigError(
                 f"ARCHIVER_DISPATCH_INTERVAL={self.dispatch_interval:g} must be between 1 and 3600 "

@@ -1,4 +1,8 @@
-"""Every capture of a URL over time, each marked against the one before it."""
+"""Every capture of a URL over time, each marked against the one before it.
+
+The marking is the one stored with the capture when it was made (archiver/changes.py);
+captures catalogued before markings were stored are compared here, the same way.
+"""
 from __future__ import annotations
 
 from collections import Counter
@@ -8,9 +12,8 @@ from datetime import date, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from archiver.models import STORED, Capture
-
-FIRST, UNCHANGED, TEXT_UNCHANGED, CHANGED = "first", "unchanged", "text unchanged", "changed"
+from archiver.changes import compare
+from archiver.models import CHANGED, FIRST, STORED, TEXT_UNCHANGED, UNCHANGED, Capture  # noqa: F401
 
 
 @dataclass
@@ -29,15 +32,11 @@ def url_history(session: Session, url: str, limit: int = 5000) -> list[HistoryEn
         if capture.state != STORED:
             entries.append(HistoryEntry(capture, None, None))
             continue
-        if previous is None:
-            change = FIRST
-        elif capture.payload_sha256 and capture.payload_sha256 == previous.payload_sha256:
-            change = UNCHANGED
-        elif capture.text_sha256 == previous.text_sha256:
-            change = TEXT_UNCHANGED
+        if capture.change is not None:
+            entries.append(HistoryEntry(capture, capture.change, capture.previous_id))
         else:
-            change = CHANGED
-        entries.append(HistoryEntry(capture, change, previous.id if previous else None))
+            entries.append(HistoryEntry(capture, compare(capture, previous),
+                                        previous.id if previous else None))
         previous = capture
     return entries
 

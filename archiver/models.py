@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text,
-                        TypeDecorator, UniqueConstraint, Index)
+                        TypeDecorator, UniqueConstraint, Index, false)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -74,6 +74,8 @@ class Capture(Base):
     fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     stored_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # when the task was last sent again, by the reconciler or a retry (archiver/reconcile.py)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # the worker
     task_id: Mapped[str | None] = mapped_column(String(255))
     worker_host: Mapped[str | None] = mapped_column(String(255))
@@ -103,6 +105,9 @@ class Capture(Base):
     text_reason: Mapped[str | None] = mapped_column(Text)
     text_metadata: Mapped[dict | None] = mapped_column(JSON)
     extractor: Mapped[str | None] = mapped_column(String(64))
+    # the page's requisites: {"fetched": [...], "skipped": [...], "limits", "bytes"}; None for
+    # a page that is not HTML (archiver/requisites.py)
+    requisites: Mapped[dict | None] = mapped_column(JSON)
     # where the bytes are
     warc_file_id: Mapped[int | None] = mapped_column(ForeignKey("warc_files.id"))
     # compared with the previous stored capture of the same URL (FIRST, UNCHANGED, ...)
@@ -115,9 +120,15 @@ class Capture(Base):
     warc_file: Mapped[WarcFile | None] = relationship()
     records: Mapped[list["CaptureRecord"]] = relationship(
         back_populates="capture", order_by="CaptureRecord.id", cascade="all, delete-orphan")
+    # the capture whose response record holds the payload this capture's revisit repeats
+    revisited: Mapped["Capture | None"] = relationship(
+        primaryjoin="foreign(Capture.revisit_of) == remote(Capture.id)", viewonly=True)
 
     __table_args__ = (Index("ix_captures_requested_url", "requested_url"),
-                      Index("ix_captures_fetched_at", "fetched_at"))
+                      Index("ix_captures_fetched_at", "fetched_at"),
+                      # the previous capture of a URL (archiver/changes.py); feeds of changes
+                      Index("ix_captures_final_url", "final_url"),
+                      Index("ix_captures_change_fetched_at", "change", "fetched_at"))
 
 
 # How a stored capture compares with the previous stored capture of its URL.
@@ -142,11 +153,18 @@ class Watch(Base):
     next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_capture_id: Mapped[int | None] = mapped_column(Integer)
+    last_result: Mapped[str | None] = mapped_column(String(16))   # a RUN_RESULTS value
     failure_count: Mapped[int] = mapped_column(Integer, default=0)
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     flag_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# How a watch run ended: the capture was stored (HTTP < 400), it failed or got an HTTP error,
+# robots.txt disallowed it, or the capture could not be queued.
+RUN_OK, RUN_FAILED, RUN_ROBOTS, RUN_UNQUEUED = "ok", "failed", "robots", "unqueued"
+RUN_RESULTS = (RUN_OK, RUN_FAILED, RUN_ROBOTS, RUN_UNQUEUED)
 
 
 class WatchRun(Base):
@@ -159,6 +177,10 @@ class WatchRun(Base):
     capture_id: Mapped[int | None] = mapped_column(Integer)
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     dispatcher: Mapped[str | None] = mapped_column(String(255))
+    # how the slot ended (RUN_RESULTS); None while its capture is still running
+    result: Mapped[str | None] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (UniqueConstraint("watch_id", "slot", name="uq_watch_runs_watch_slot"),)
 
@@ -178,6 +200,8 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # every attempt: [{"attempt": n, "at": iso time, "status": int|null, "error": str|null}]
+    attempt_log: Mapped[list | None] = mapped_column(JSON)
 
 
 class CaptureRecord(Base):
@@ -195,6 +219,8 @@ class CaptureRecord(Base):
     block_digest: Mapped[str | None] = mapped_column(String(80))
     payload_digest: Mapped[str | None] = mapped_column(String(80))
     refers_to: Mapped[str | None] = mapped_column(String(64))
+    # a record of one of the page's requisites (an image, a stylesheet...), not of the page
+    requisite: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     capture: Mapped[Capture] = relationship(back_populates="records")
     warc_file: Mapped[WarcFile] = relationship()

@@ -74,6 +74,11 @@ def capture_provenance(capture: Capture, include_storage: bool = True) -> dict:
             "reason": capture.text_reason,
             "metadata": capture.text_metadata,
         },
+        # what the page loads (images, stylesheets, ...): fetched and skipped, with reasons
+        "requisites": capture.requisites,
+        # against the previous stored capture of the URL (archiver/changes.py, docs/changes.md)
+        "change": {"marking": capture.change, "previous_id": capture.previous_id,
+                   "revisit_of": capture.revisit_of},
         "software": capture.software,
         "worker": {
             "host": capture.worker_host,
@@ -99,7 +104,7 @@ def capture_provenance(capture: Capture, include_storage: bool = True) -> dict:
                  "warc_filename": r.warc_file.filename if r.warc_file else None,
                  "offset": r.offset, "length": r.length,
                  "block_digest": r.block_digest, "payload_digest": r.payload_digest,
-                 "refers_to": r.refers_to}
+                 "refers_to": r.refers_to, "requisite": bool(r.requisite)}
                 for r in capture.records
             ],
         }

@@ -8,6 +8,7 @@ from typing import Callable, Sequence
 from sqlalchemy.orm import Session, sessionmaker
 
 from archiver.db import transaction
+from archiver.ledger import log as ledger
 from archiver.models import FAILED, QUEUED, SOURCES, Capture
 from archiver.sites import site_of
 from archiver.urls import InvalidURL, normalize_submitted_url
@@ -66,23 +67,41 @@ def submit_captures(sessions: sessionmaker[Session], raw_urls: Sequence[str], no
     if note and len(note) > MAX_NOTE_CHARS:
         raise SubmissionError(f"note is longer than {MAX_NOTE_CHARS} characters", field="note")
     urls = validate_urls(raw_urls, max_urls)
-    now = datetime.now(timezone.utc)
     with transaction(sessions) as session:
-        captures = [
-            Capture(state=QUEUED, source=submitter.source, submitted_by=submitter.submitted_by,
-                    remote_addr=submitter.remote_addr, note=note or None, requested_url=url,
-                    site=site_of(url),
-                    queued_at=now, attempts=0)
-            for url in urls
-        ]
-        session.add_all(captures)
+        captures = store_captures(session, urls, note, submitter)
+    queue_captures(sessions, captures, enqueue)
+    return captures
+
+
+def store_captures(session: Session, urls: Sequence[str], note: str | None, submitter: Submitter,
+                   watch_id: int | None = None, now: datetime | None = None) -> list[Capture]:
+    """Add queued captures of already validated URLs to `session`; the caller commits."""
+    now = now or datetime.now(timezone.utc)
+    captures = [
+        Capture(state=QUEUED, source=submitter.source, submitted_by=submitter.submitted_by,
+                remote_addr=submitter.remote_addr, note=note or None, requested_url=url,
+                site=site_of(url), watch_id=watch_id,
+                queued_at=now, attempts=0)
+        for url in urls
+    ]
+    session.add_all(captures)
+    session.flush()
+    agent = {"kind": submitter.source, "user": submitter.submitted_by, "remote_addr": submitter.remote_addr}
+    for capture in captures:      # in the same transaction: no capture without its event
+        ledger.append(session, "submitted", agent, {"url": capture.requested_url, "note": capture.note,
+                                                    "watch_id": watch_id}, capture_id=capture.id, now=now)
+    return captures
+
+
+def queue_captures(sessions: sessionmaker[Session], captures: Sequence[Capture],
+                   enqueue: Callable[[int], None]) -> None:
+    """Queue committed captures; one the broker refuses is marked failed with the reason."""
     for capture in captures:
         try:
             enqueue(capture.id)
         except Exception as exc:  # broker down: say so on the capture, keep the row
             mark_unqueued(sessions, capture.id, exc)
             capture.state, capture.error_code = FAILED, "broker"
-    return captures
 
 
 def mark_unqueued(sessions: sessionmaker[Session], capture_id: int, exc: Exception) -> None:

@@ -20,12 +20,20 @@ Routes
   /gzip             the article with Content-Encoding: gzip
   /chunked          the article with Transfer-Encoding: chunked
   /changing         a page whose content changes on every request
+  any path in `site.pages`   what the test put there: site.set_page(path, body, status=200,
+                    headers=[...]), or site.set_page_sequence(path, [body, ...]) to serve
+                    the n-th body to the n-th request, the last one from then on
+                    (watch tests change a page between scheduled runs)
+  /browser/...      pages for tests/test_browser.py (see that block)
+  /requisites/...   pages with images, stylesheets, fonts... for tests/test_requisites.py
+  /changes/...      unchanged, "text unchanged" and changed pages for tests/test_changes.py
 Every request path (with its query) is appended to `site.requests`.
 """
 from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import socket
 import ssl
 import struct
@@ -138,6 +146,254 @@ def error_page(status: int, title: str) -> bytes:
             ).encode("utf-8")
 
 
+# --- pages for tests/test_browser.py (a real browser over app + replay) ----------------
+# /browser/page         a page with a stylesheet and an image; one paragraph reads
+#                       `site.browser_edition` (tests change it between two captures)
+# /browser/style.css    its stylesheet (a colour the test reads back as computed style)
+# /browser/hostile?app=ORIGIN   a page whose script attacks the archive app at ORIGIN and
+#                       writes the outcome of each attempt into its own DOM (#attempt-NAME)
+# /browser/bait?via=NAME        what the hostile script asks the app to capture
+
+BROWSER_CSS = b".lede { color: rgb(0, 102, 51); font-weight: 700; }\n"
+
+BROWSER_EDITIONS = {
+    1: "The evening ferry to the island leaves the harbour at nine o'clock from the north pier.",
+    2: "The evening ferry to the island now leaves the harbour at ten o'clock from the south pier.",
+}
+
+
+def browser_page(edition: int) -> bytes:
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Browser fixture</title>
+<link rel="stylesheet" href="/browser/style.css"></head>
+<body><main><article>
+<h1>Harbour notes</h1>
+<p class="lede">The harbour master publishes these notes every week for the people who work on the quays.</p>
+<img id="photo" src="/image.png" alt="The harbour at dusk" width="16" height="16">
+<p id="changing">{BROWSER_EDITIONS[edition]}</p>
+<p>Repairs to the sea wall continue through the month, and the slipway stays closed to trailers until
+the new concrete has set. Fishing boats should moor on the inner basin while the work goes on.</p>
+</article></main></body></html>
+""".encode("utf-8")
+
+
+HOSTILE_SCRIPT = """
+(function () {
+  var app = APP, bait = BAIT;
+  var pending = [];
+  function report(name, outcome) {
+    var li = document.createElement("li");
+    li.id = "attempt-" + name;
+    li.textContent = outcome;
+    document.getElementById("results").appendChild(li);
+  }
+  function attempt(name, run) {      // run() returns an outcome or a promise of one
+    var outcome;
+    try {
+      outcome = Promise.resolve(run());
+    } catch (e) {
+      outcome = Promise.resolve("blocked: " + e.name);
+    }
+    pending.push(outcome.catch(function (e) { return "blocked: " + e.name; })
+                        .then(function (text) { report(name, text); }));
+  }
+  document.getElementById("ran").textContent = "hostile script ran";
+  attempt("cookie", function () { return "read: " + document.cookie; });
+  attempt("parent", function () {
+    if (window.parent === window) return "none: top-level";
+    return "read: " + window.parent.document.cookie + " | " + window.parent.document.body.innerHTML;
+  });
+  attempt("top", function () {
+    if (window.top === window) return "none: top-level";
+    return "read: " + window.top.document.title;
+  });
+  attempt("api", function () {        // the API, as the app's own script would call it
+    return fetch(app + "/api/v1/captures", {
+      method: "POST", credentials: "include", headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({url: bait + "api"})
+    }).then(function (r) { return r.text().then(function (t) { return "read: " + r.status + " " + t; }); });
+  });
+  attempt("api-simple", function () {  // a "simple" request: no preflight, answer unreadable
+    return fetch(app + "/api/v1/captures", {
+      method: "POST", mode: "no-cors", credentials: "include", headers: {"Content-Type": "text/plain"},
+      body: JSON.stringify({url: bait + "api-simple"})
+    }).then(function (r) { return "sent: " + r.type; });
+  });
+  attempt("form-fetch", function () {  // the form's endpoint, posted as the form would be
+    var body = new URLSearchParams();
+    body.set("urls", bait + "form-fetch");
+    return fetch(app + "/captures", {method: "POST", mode: "no-cors", credentials: "include", body: body})
+      .then(function (r) { return "sent: " + r.type; });
+  });
+  attempt("form-submit", function () {
+    var form = document.createElement("form");
+    form.method = "post";
+    form.action = app + "/captures";
+    form.target = "sink";
+    var input = document.createElement("input");
+    input.name = "urls";
+    input.value = bait + "form-submit";
+    form.appendChild(input);
+    document.body.appendChild(form);
+    form.submit();
+    return "called";
+  });
+  attempt("frame-app", function () {   // show the app inside this page (clickjacking)
+    var frame = document.createElement("iframe");
+    frame.src = app + "/";
+    document.body.appendChild(frame);
+    return "called";
+  });
+  Promise.all(pending).then(function () {
+    document.getElementById("done").textContent = "all attempts settled";
+  });
+})();
+"""
+
+
+def hostile_page(app: str, bait: str) -> bytes:
+    script = HOSTILE_SCRIPT.replace("APP", json.dumps(app), 1).replace("BAIT", json.dumps(bait), 1)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Hostile fixture</title></head>
+<body><h1>Nothing to see here</h1>
+<p>This page tries to act with the privileges of the archive that replays it.</p>
+<p id="ran">hostile script did not run</p>
+<p id="done"></p>
+<ul id="results"></ul>
+<iframe name="sink" title="sink" width="10" height="10"></iframe>
+<script>{script}</script>
+</body></html>
+""".encode("utf-8")
+
+
+def browser_route(site: "FixtureSite", path: str, query: dict) -> tuple[int, bytes, str]:
+    if path == "/browser/page":
+        return 200, browser_page(site.browser_edition), "text/html; charset=utf-8"
+    if path == "/browser/style.css":
+        return 200, BROWSER_CSS, "text/css"
+    if path == "/browser/hostile":
+        app = query.get("app", ["http://127.0.0.1:1"])[0]
+        return 200, hostile_page(app, site.url("/browser/bait?via=")), "text/html; charset=utf-8"
+    if path == "/browser/bait":
+        return 200, b"<!DOCTYPE html><html><body><p>bait</p></body></html>", "text/html; charset=utf-8"
+    return 404, error_page(404, "Not Found"), "text/html; charset=utf-8"
+
+# --- end of the pages for tests/test_browser.py --------------------------------------
+
+
+# --- pages for tests/test_requisites.py (what a page loads, archived with it) ---------
+# /requisites/page                 a page naming every kind of requisite (below), through
+#                                  <base href="/requisites/assets/">
+# /requisites/many?n=N             a page with N distinct images
+# /requisites/slow-page            an image that trickles (/slow), then an ordinary one
+# /requisites/assets/<name>        REQUISITE_ASSETS[name]; garbage.png answers with bytes
+#                                  that are not HTTP; anything else is a 404
+
+REQUISITES_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Requisites fixture</title>
+<base href="/requisites/assets/">
+<link rel="stylesheet" href="main.css">
+<link rel="icon" href="favicon.ico">
+<link rel="apple-touch-icon" href="touch.png">
+<script src="app.js"></script>
+<style>.hero { background-image: url("hero.png"); }</style>
+</head><body>
+<h1 class="hero">Requisites</h1>
+<img src="logo.png" alt="logo">
+<img src="logo.png" srcset="photo-1x.png 1x, photo-2x.png 2x" alt="photo">
+<picture><source srcset="wide.png 800w, narrow.png 400w" media="(min-width: 600px)">
+<img src="fallback.png" alt="picture"></picture>
+<img src="http://10.0.0.1/x.png" alt="on an internal address">
+<img src="data:image/png;base64,iVBORw0KGgo=" alt="inline">
+<img src="garbage.png" alt="not HTTP">
+<img src="missing.png" alt="a 404">
+<a href="elsewhere.html">a link, not a requisite</a>
+</body></html>
+"""
+
+REQUISITE_ASSETS = {
+    # main.css imports more.css, loads a font and a background; more.css imports deeper.css,
+    # which imports deepest.css: four stylesheets deep, one more than the default depth
+    "main.css": (b'@import "more.css";\n'
+                 b'@font-face { font-family: Fixture; src: url(fonts/fixture.woff2) format("woff2"); }\n'
+                 b"body { background: url('bg.png') repeat; }\n", "text/css"),
+    "more.css": (b"@import url(deeper.css);\n/* url(commented-out.png) */\n"
+                 b".more { background-image: url(../assets/more-bg.png); }\n", "text/css"),
+    "deeper.css": (b'@import "deepest.css";\n.deeper { color: red; }\n', "text/css"),
+    "deepest.css": (b".deepest { color: blue; }\n", "text/css"),
+    "fonts/fixture.woff2": (b"wOF2" + bytes(range(64)), "font/woff2"),
+    "app.js": (b"document.documentElement.dataset.fixture = 'ran';\n", "application/javascript"),
+    "favicon.ico": (build_png(4), "image/x-icon"),
+}
+# every image its own size, so every one has its own bytes and digest
+for _number, _name in enumerate(["touch.png", "hero.png", "logo.png", "photo-1x.png",
+                                 "photo-2x.png", "wide.png", "narrow.png", "fallback.png",
+                                 "bg.png", "more-bg.png"]):
+    REQUISITE_ASSETS[_name] = (build_png(6 + _number), "image/png")
+
+
+def many_page(n: int) -> bytes:
+    images = "".join(f'<img src="/requisites/assets/many-{i}.png" alt="">' for i in range(n))
+    return (f"<!DOCTYPE html><html><head><title>Many requisites</title></head>"
+            f"<body><p>Many images.</p>{images}</body></html>").encode("utf-8")
+
+
+def requisites_route(path: str, query: dict) -> tuple[int, bytes, str] | None:
+    """(status, body, content type), or None for an answer that is not HTTP."""
+    if path == "/requisites/page":
+        return 200, REQUISITES_PAGE.encode("utf-8"), "text/html; charset=utf-8"
+    if path == "/requisites/slow-page":
+        return 200, (b'<!DOCTYPE html><html><head><title>Slow requisite</title></head><body>'
+                     b'<img src="/slow"><img src="/requisites/assets/logo.png"></body></html>'), \
+            "text/html; charset=utf-8"
+    if path == "/requisites/many":
+        return 200, many_page(int(query.get("n", ["10"])[0])), "text/html; charset=utf-8"
+    name = path.removeprefix("/requisites/assets/")
+    if name == "garbage.png":
+        return None
+    if name.startswith("many-") and name.endswith(".png"):
+        return 200, build_png(8), "image/png"
+    if name in REQUISITE_ASSETS:
+        body, content_type = REQUISITE_ASSETS[name]
+        return 200, body, content_type
+    return 404, error_page(404, "Not Found"), "text/html; charset=utf-8"
+
+# --- end of the pages for tests/test_requisites.py -----------------------------------
+
+
+# --- pages for tests/test_changes.py (revisits, "text unchanged", change alerts) ----------
+# /changes/stable     the same bytes on every request (a recapture is a WARC revisit)
+# /changes/rotating   the same article on every request, but the time it was generated and an
+#                     advert change with each request (bytes differ, text the same)
+# /changes/revised    an article whose second paragraph names its edition: the number of
+#                     requests for it so far (the text changes with every request)
+
+CHANGES_ARTICLE = ("<h1>Harbour wall repaired</h1>"
+                   "<p>The old harbour wall, damaged in the winter storms, has been repaired by the "
+                   "town's masons after six weeks of work on the stones of its northern arm.</p>")
+
+
+def changes_route(site, path: str) -> tuple[int, bytes, str]:
+    served = sum(1 for seen in site.requests if urlsplit(seen).path == path)
+    if path == "/changes/stable":
+        body = f"<!DOCTYPE html><html><head><title>Harbour wall</title></head><body><article>{CHANGES_ARTICLE}</article></body></html>"
+    elif path == "/changes/rotating":
+        body = ("<!DOCTYPE html><html><head><title>Harbour wall</title></head><body>"
+                f"<header><p>Page generated at request {served}, 09:{served % 60:02d}:00</p></header>"
+                f"<main><article>{CHANGES_ARTICLE}"
+                "<p>Traffic on the harbour road will be back to normal from Monday morning.</p>"
+                "</article></main>"
+                f'<aside class="advert"><p>Advert {served}: ferry tickets at {served} % off</p></aside>'
+                f"<footer><p>Generated in {served} ms by the Daily Fixture</p></footer></body></html>")
+    elif path == "/changes/revised":
+        body = ("<!DOCTYPE html><html><head><title>Harbour wall</title></head><body><article>"
+                f"{CHANGES_ARTICLE}<p>This is edition {served} of the report, revised as the masons "
+                "finished each section of the wall.</p></article></body></html>")
+    else:
+        return 404, error_page(404, "Not Found"), "text/html; charset=utf-8"
+    return 200, body.encode("utf-8"), "text/html; charset=utf-8"
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FixtureSite/1.0"
@@ -153,7 +409,12 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(parts.query)
         path = parts.path
         try:
-            if path in ("/", "/article"):
+            if path in site.pages:
+                with site.lock:
+                    answers = site.pages[path]
+                    status, body, content_type, extra = answers.pop(0) if len(answers) > 1 else answers[0]
+                self._send(status, body, content_type, extra=extra)
+            elif path in ("/", "/article"):
                 self._send(200, site.article, "text/html; charset=utf-8")
             elif path == "/plain.txt":
                 self._send(200, PLAIN_TEXT.encode("utf-8"), "text/plain; charset=utf-8")
@@ -196,6 +457,17 @@ class _Handler(BaseHTTPRequestHandler):
                         f"<body><h1>Changing page</h1><p>This page has been served {n} times.</p>"
                         "</body></html>").encode("utf-8")
                 self._send(200, body, "text/html; charset=utf-8", extra=[("Cache-Control", "no-store")])
+            elif path.startswith("/browser/"):   # tests/test_browser.py (block above)
+                self._send(*browser_route(site, path, query))
+            elif path.startswith("/requisites/"):   # tests/test_requisites.py (block above)
+                answer = requisites_route(path, query)
+                if answer is None:                   # not HTTP: the fetcher's "protocol" error
+                    self.wfile.write(b"NOT HTTP AT ALL\r\n\r\n")
+                    self.close_connection = True
+                else:
+                    self._send(*answer)
+            elif path.startswith("/changes/"):   # tests/test_changes.py (block above)
+                self._send(*changes_route(site, path))
             elif path == "/static/site.css":
                 self._send(200, b"body { font-family: serif; }\n", "text/css")
             else:
@@ -216,7 +488,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _redirect(self, status: int, location: str) -> None:
         body = f'<html><body><a href="{location}">moved</a></body></html>'.encode("utf-8")
-        self._send(status, body, "text/html; charset=utf-8", extra=[("Location", location)])
+        # raw UTF-8 on the wire, as servers send non-ASCII Locations (send_header writes latin-1)
+        wire_location = location.encode("utf-8").decode("latin-1")
+        self._send(status, body, "text/html; charset=utf-8", extra=[("Location", wire_location)])
 
     def _redirect_chain(self, remaining: str) -> None:
         try:
@@ -293,12 +567,14 @@ class FixtureSite:
         self.host = host
         self.requests: list[str] = []
         self.counter = 0
+        self.pages: dict[str, list[tuple[int, bytes, str, list[tuple[str, str]]]]] = {}
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.article = ARTICLE_HTML.encode("utf-8")
         self.article_gzip = gzip.compress(self.article, compresslevel=6, mtime=0)
         self.pdf = build_pdf()
         self.png = build_png()
+        self.browser_edition = 1          # /browser/page's changing paragraph
         self.scheme = "https" if ssl_context else "http"
         self._ssl_context = ssl_context
         self._requested_port = port
@@ -320,6 +596,23 @@ class FixtureSite:
     def allow(self) -> str:
         """The ARCHIVER_ALLOW_PRIVATE entry that lets the fetcher reach this site."""
         return self.netloc
+
+    def set_page(self, path: str, body: bytes | str, status: int = 200,
+                 content_type: str = "text/html; charset=utf-8",
+                 headers: list[tuple[str, str]] | None = None) -> None:
+        """Serve `body` at `path` (exact path, query ignored) until it is set again."""
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        with self.lock:
+            self.pages[path] = [(status, data, content_type, list(headers or []))]
+
+    def set_page_sequence(self, path: str, bodies: list[bytes | str],
+                          content_type: str = "text/html; charset=utf-8") -> None:
+        """Serve bodies[0] to the first request of `path`, bodies[1] to the second, ...,
+        and the last one to every request after that."""
+        answers = [(200, b.encode("utf-8") if isinstance(b, str) else b, content_type, [])
+                   for b in bodies]
+        with self.lock:
+            self.pages[path] = answers
 
     def url(self, path: str = "/") -> str:
         if not path.startswith("/"):

@@ -43,7 +43,8 @@ class HostileServer:
     def __init__(self):
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        self._bomb_bytes: bytes | None = None
+        self._bomb_bytes = b""
+        self._bomb_ready = threading.Event()     # built in the background: it takes seconds
         self.seen: dict[str, int] = {}      # requests per path, query included
         self._lock = threading.Lock()
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -56,6 +57,7 @@ class HostileServer:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def __enter__(self) -> "HostileServer":
+        threading.Thread(target=self._build_bomb, daemon=True).start()
         self.thread.start()
         return self
 
@@ -104,10 +106,16 @@ class HostileServer:
         body = gzip.compress(gzip.compress(gzip.compress(PAGE)))
         conn.sendall(_head(headers=[("Content-Encoding", "gzip, gzip, gzip")], length=len(body)) + body)
 
+    def wait_for_bomb(self, timeout: float = 120) -> None:
+        if not self._bomb_ready.wait(timeout):
+            raise RuntimeError("the decompression bomb was not built in time")
+
+    def _build_bomb(self) -> None:
+        self._bomb_bytes = _bomb()
+        self._bomb_ready.set()
+
     def _bomb(self, conn) -> None:
-        with self._lock:
-            if self._bomb_bytes is None:
-                self._bomb_bytes = _bomb()
+        self._bomb_ready.wait(120)
         body = self._bomb_bytes
         conn.sendall(_head(headers=[("Content-Encoding", "gzip")], length=len(body)) + body)
 

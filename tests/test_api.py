@@ -109,3 +109,24 @@ def test_pages_carry_security_headers(client):
     assert response.status_code == 200
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("headers,allowed", [
+    ({}, True),                                                        # not a browser: curl, scripts
+    ({"Sec-Fetch-Site": "same-origin", "Origin": "http://localhost"}, True),   # the app's own form
+    ({"Sec-Fetch-Site": "same-site", "Origin": "http://localhost:8001"}, False),  # the replay port
+    ({"Sec-Fetch-Site": "cross-site", "Origin": "null"}, False),       # a sandboxed document
+    ({"Origin": "http://localhost"}, True),                            # older browser, same origin
+    ({"Origin": "http://localhost:8001"}, False),                      # older browser, another port
+    ({"Origin": "null"}, False),
+])
+def test_browser_writes_from_another_origin_are_refused(client, settings, fixture_site, headers, allowed):
+    form = client.post("/captures", data={"urls": fixture_site.url("/article")}, headers=headers)
+    api = client.post("/api/v1/captures", json={"url": fixture_site.url("/article")}, headers=headers)
+    if allowed:
+        assert (form.status_code, api.status_code) == (303, 202)
+        return
+    assert form.status_code == api.status_code == 403
+    assert "cross-origin" in api.get_json()["error"]["detail"]
+    assert client.get("/api/v1/captures").get_json()["captures"] == []
+    assert queued_messages(settings) == []

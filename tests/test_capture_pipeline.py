@@ -93,8 +93,14 @@ def test_article_is_stored_with_provenance_and_text(ctx, fixture_site):
     assert row.text and row.text_sha256
     assert row.software["name"] == "archiver"
     records = warc_records(ctx, row)
-    assert [r.rec_type for r, _ in records] == ["response", "request", "metadata", "conversion",
-                                                "metadata"]
+    # the page, then its requisites (its stylesheet and its image, tests/test_requisites.py),
+    # then the provenance, the text and the text's metadata
+    assert [r.rec_type for r, _ in records] == ["response", "request"] * 3 + [
+        "metadata", "conversion", "metadata"]
+    assert [r.rec_headers["WARC-Target-URI"] for r, _ in records[2:6:2]] == [
+        fixture_site.url("/static/site.css"), fixture_site.url("/image.png")]
+    assert [r.requisite for r in row.records] == [False] * 2 + [True] * 4 + [False] * 3
+    records = records[:2] + records[6:]
     (response_rec, payload), (request_rec, request_bytes) = records[0], records[1]
     request_line = f"{request_rec.http_headers.protocol} {request_rec.http_headers.statusline}"
     assert request_line == "GET /article HTTP/1.1" and request_bytes == b""
@@ -133,7 +139,7 @@ def test_redirect_chain_is_archived_hop_by_hop(ctx, fixture_site):
     assert [hop["status"] for hop in row.redirect_chain][-1] == 200
     assert len(row.redirect_chain) == 4
     assert all(hop["status"] in (301, 302, 303, 307, 308) for hop in row.redirect_chain[:3])
-    responses = [r for r in row.records if r.record_type == "response"]
+    responses = [r for r in row.records if r.record_type == "response" and not r.requisite]
     assert [r.target_uri for r in responses] == [hop["url"] for hop in row.redirect_chain]
 
 

@@ -28,6 +28,9 @@ def test_allowlist_parses_host_port_pairs(tmp_path):
     ("ARCHIVER_STORAGE_URL", "ftp://x/", "use file:///"),
     ("ARCHIVER_READ_TIMEOUT", "-1", "must be above zero"),
     ("ARCHIVER_TOTAL_DEADLINE", "1000", "below ARCHIVER_TASK_SOFT_TIME_LIMIT"),
+    ("ARCHIVER_DEDUP", "skip", "use 'revisit'"),
+    ("ARCHIVER_PUBLIC_URL", "archive.example.org", "http or https"),
+    ("ARCHIVER_WEBHOOK_BACKOFF", "0", "must be above zero"),
 ])
 def test_bad_settings_say_what_to_do(tmp_path, name, value, expected):
     with pytest.raises(ConfigError, match=expected):

@@ -7,112 +7,22 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import signal
-import socket
 import subprocess
-import sys
-import time
-import uuid
 from datetime import datetime
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import redis
 import requests
 from warcio.archiveiterator import ArchiveIterator
 
 from tests.conftest import REPO
-
-BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Service:
-    def __init__(self, data_dir: Path, env: dict, port: int):
-        self.data_dir, self.env, self.port = data_dir, env, port
-        self.base = f"http://127.0.0.1:{port}"
-        self.worker: subprocess.Popen | None = None
-        self.web: subprocess.Popen | None = None
-        self.logs = data_dir.parent
-
-    def start(self) -> None:
-        subprocess.run([BIN / "archiver", "migrate"], env=self.env, check=True, cwd=REPO,
-                       capture_output=True)
-        self.worker = self.spawn("worker", "--concurrency", "2")
-        self.web = self.spawn("web", "--workers", "1")
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.base + "/", timeout=2).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        raise RuntimeError("web app did not start:\n" + self.log("web"))
-
-    def spawn(self, part: str, *args: str) -> subprocess.Popen:
-        with open(self.logs / f"{part}.log", "wb") as log:   # the child keeps its own handle
-            return subprocess.Popen([BIN / "archiver", part, *args], env=self.env, cwd=REPO,
-                                    stdout=log, stderr=subprocess.STDOUT)
-
-    def log(self, name: str) -> str:
-        path = self.logs / f"{name}.log"
-        return path.read_text(errors="replace")[-5000:] if path.exists() else ""
-
-    def stop_worker(self) -> int:
-        if self.worker and self.worker.poll() is None:
-            self.worker.send_signal(signal.SIGTERM)   # warm shutdown: finish, seal, exit
-            return self.worker.wait(timeout=60)
-        return self.worker.returncode if self.worker else 0
-
-    def stop(self) -> None:
-        self.stop_worker()
-        if self.web and self.web.poll() is None:
-            self.web.terminate()
-            self.web.wait(timeout=30)
-
-    def submit(self, **payload) -> requests.Response:
-        return requests.post(self.base + "/api/v1/captures", json=payload, timeout=10)
-
-    def wait(self, capture_id: int, timeout: float = 60) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            body = requests.get(f"{self.base}/api/v1/captures/{capture_id}", timeout=10).json()
-            if body["state"] in ("stored", "failed"):
-                return body
-            time.sleep(0.2)
-        raise AssertionError(f"capture {capture_id} not finished in {timeout} s; state {body['state']}"
-                             f"\nworker log:\n{self.log('worker')}")
+from tests.live_service import BIN, free_port, live_service
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory, redis_url, fixture_site):
-    data_dir = tmp_path_factory.mktemp("e2e") / "data"
-    queue = f"archiver-test-{uuid.uuid4().hex[:8]}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARCHIVER_", "DATABASE_URL"))}
-    env.update({
-        "ARCHIVER_DATA_DIR": str(data_dir),
-        "ARCHIVER_BROKER_URL": redis_url,
-        "ARCHIVER_CAPTURE_QUEUE": queue,
-        "ARCHIVER_ALLOW_PRIVATE": fixture_site.allow,
-        "ARCHIVER_PORT": str(free_port()),
-        "ARCHIVER_MAX_ATTEMPTS": "2",
-        "ARCHIVER_RETRY_BACKOFF": "0.2",
-        "ARCHIVER_TOTAL_DEADLINE": "20",
-    })
-    svc = Service(data_dir, env, int(env["ARCHIVER_PORT"]))
-    try:
-        svc.start()
+    with live_service(tmp_path_factory.mktemp("e2e") / "data", redis_url, fixture_site) as svc:
         yield svc
-    finally:
-        svc.stop()
-        redis.Redis.from_url(redis_url).delete(queue)
 
 
 def parse_time(value: str) -> datetime:
@@ -150,7 +60,12 @@ def test_capture_through_the_api(service, fixture_site):
     assert prov["worker"]["host"] and prov["worker"]["task_id"] and prov["worker"]["attempts"] == 1
     assert prov["storage"]["warc_file"]["filename"].endswith(".warc.gz")
     types = [r["type"] for r in prov["storage"]["records"]]
-    assert types == ["response", "request", "metadata", "conversion", "metadata"]
+    assert [r["type"] for r in prov["storage"]["records"] if not r["requisite"]] == [
+        "response", "request", "metadata", "conversion", "metadata"]
+    # the article's stylesheet and image, archived with it (tests/test_requisites.py)
+    assert [r["target_uri"] for r in prov["storage"]["records"]
+            if r["requisite"] and r["type"] == "response"] == [
+        fixture_site.url("/static/site.css"), fixture_site.url("/image.png")]
 
     text = requests.get(service.base + body["links"]["text"], timeout=10)
     assert text.headers["Content-Disposition"].startswith("attachment")
@@ -227,6 +142,23 @@ def test_cli_capture_shows_progress(service, fixture_site):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "queued" in result.stdout and "stored" in result.stdout
     assert "1 of 1 captures stored" in result.stdout
+
+
+def test_a_worker_capture_replays_at_once_through_archiver_replay(service, fixture_site):
+    """The worker indexes each capture as it stores it: `archiver replay` finds it while its
+    WARC is still open, with no reindex."""
+    from archiver.config import Settings
+    from tests.replay_server import free_port as free_replay_port, replay_server
+
+    url = fixture_site.url("/article") + "?replay-now"
+    [capture_id] = service.submit(url=url).json()["ids"]
+    assert service.wait(capture_id)["state"] == "stored"
+    settings = Settings.from_env({**service.env, "ARCHIVER_REPLAY_PORT": str(free_replay_port())})
+    with replay_server(settings) as base:
+        gate = requests.get(f"{base}/web/{url}", timeout=30, allow_redirects=False)
+        assert gate.status_code == 302, gate.text[:500]
+        page = requests.get(gate.headers["Location"], timeout=30)
+        assert page.status_code == 200 and "Fixture headline" in page.text
 
 
 def test_worker_shutdown_seals_warcs_which_check_and_replay(service, fixture_site):

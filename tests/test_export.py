@@ -146,7 +146,10 @@ def test_capture_wacz_is_valid_and_holds_the_capture(client, ctx, fixture_site, 
     records = warc_records(warc)
     stored = detail["provenance"]["storage"]["records"]
     assert [r[2] for r in records] == [r["record_id"] for r in stored]
-    assert [r[0] for r in records].count("response") == 3        # two redirects and the page
+    # two redirects and the page, then the page's stylesheet and image (its requisites)
+    assert [r[0] for r in records].count("response") == 5
+    assert [r["target_uri"] for r in stored if r["type"] == "response" and r["requisite"]] == [
+        fixture_site.url("/static/site.css"), fixture_site.url("/image.png")]
 
     # provenance and text ride along
     provenance = json.loads(files[f"provenance/capture-{capture_id}.json"])
@@ -157,7 +160,7 @@ def test_capture_wacz_is_valid_and_holds_the_capture(client, ctx, fixture_site, 
     header, pages = pages_of(files)
     assert header["format"] == "json-pages-1.0"
     [page] = pages
-    final_response = [r for r in stored if r["type"] == "response"][-1]
+    final_response = [r for r in stored if r["type"] == "response" and not r["requisite"]][-1]
     assert page["url"] == detail["final_url"] == final_response["target_uri"] == fixture_site.url("/article")
     assert page["title"] == detail["title"] and page["text"]
     fetched_at = datetime.fromisoformat(detail["provenance"]["timings"]["fetched_at"])
@@ -168,7 +171,7 @@ def test_capture_wacz_is_valid_and_holds_the_capture(client, ctx, fixture_site, 
 
     # the index: response records only, pointing into the package's WARC
     lines = files["indexes/index.cdxj"].decode().splitlines()
-    assert lines == sorted(lines) and len(lines) == 3
+    assert lines == sorted(lines) and len(lines) == 5
     for line in lines:
         key, ts, blob = line.split(" ", 2)
         entry = json.loads(blob)

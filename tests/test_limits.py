@@ -73,6 +73,7 @@ def test_hostile_responses_end_clearly_within_the_memory_budget(service, fixture
     assert len(pids) >= 3, pids          # main process and its two pool children
     baseline = {pid: memory(pid, "VmRSS") for pid in pids}
 
+    hostile.wait_for_bomb()         # so the server answers /bomb at once
     ids = {path: service.submit(url=hostile.url(path)).json()["ids"][0] for path in EXPECTED}
     outcomes = {path: service.wait(capture_id, timeout=90) for path, capture_id in ids.items()}
 

@@ -21,7 +21,7 @@ from archiver.capture import run_capture
 from archiver.config import ConfigError
 from archiver.db import migrate
 from archiver.models import Capture
-from archiver.replay import add_capture_to_index, capture_timestamp, rebuild_index, replay_url
+from archiver.replay import capture_timestamp, rebuild_index, replay_url
 from archiver.replay import index as replay_index
 from archiver.replay.memento import MementoMiddleware, format_links, navigation, parse_links
 from archiver.replay.paths import ReplayPaths
@@ -47,12 +47,11 @@ class Archive:
 
 
 def capture_and_index(ctx, url: str) -> Capture:
-    """Capture without a broker, then the one call the pipeline makes after storing."""
+    """Capture without a broker; the pipeline adds the capture to the replay index itself."""
     [submitted] = submit_captures(ctx.sessions, [url], None, Submitter("cli", "tester"), lambda _id: None)
     run_capture(ctx, submitted.id, task_id="test")
     row = load(ctx, submitted.id)
     assert row.state == "stored", row.error
-    add_capture_to_index(ctx.settings, ctx.writer.storage, row.warc_file.filename, row.records)
     return row
 
 
@@ -171,17 +170,15 @@ def test_a_changing_page_replays_each_capture_at_its_own_timestamp(archive, fixt
 
 def test_a_just_stored_capture_replays_while_its_file_is_open_and_after_sealing(archive, fixture_site):
     """Captured after replay started: no restart, no reindex, the file still `.open`; and
-    looked up in the same second as the lookup before indexing (pywb's cached folder
-    listing missed that)."""
+    looked up right after a lookup that found nothing (pywb's cached folder listing, kept for
+    a second, missed that)."""
     url = fixture_site.url("/plain.txt")
+    assert get(archive.web(url), allow_redirects=False).status_code == 404   # not captured yet
     [submitted] = submit_captures(archive.ctx.sessions, [url], None, Submitter("cli", "tester"),
                                   lambda _id: None)
-    run_capture(archive.ctx, submitted.id)
+    run_capture(archive.ctx, submitted.id)                 # stores and indexes
     capture = load(archive.ctx, submitted.id)
     address = replay_url(archive.settings, url, capture_timestamp(capture), raw=True)
-    assert get(address).status_code == 404                  # stored, not yet indexed
-    add_capture_to_index(archive.ctx.settings, archive.ctx.writer.storage,
-                         capture.warc_file.filename, capture.records)
     open_file = archive.settings.open_warc_dir / f"{capture.warc_file.filename}.open"
     assert open_file.exists()
     raw = get(address)
@@ -238,6 +235,8 @@ def test_every_memento_carries_memento_datetime_and_navigation_links(archive, fi
     # opened top-level, an archived page is as sandboxed as in the app's iframe
     for response in (answer, raw):
         assert "sandbox allow-scripts" in response.headers["Content-Security-Policy"]
+        # requests stay on the replay origin: pywb's policy on the page, ours on raw
+        assert re.search(r"default-src [^;,]*'self'", response.headers["Content-Security-Policy"])
     # a page with a single capture is its own first and last
     single = links_of(get(memento_of(archive, archive.article)))
     assert single["first"] == single["last"] == [memento_of(archive, archive.article)]
@@ -402,9 +401,11 @@ def test_cdxj_lines_point_at_the_catalogued_offsets(tmp_path, fixture_site):
         record = by_offset[int(block["offset"])]
         assert int(block["length"]) == record.length
         assert block["filename"] == row.warc_file.filename
-        kinds.append(record.record_type)
-    # the response and the two metadata records; never the conversion record or the request
-    assert sorted(kinds) == ["metadata", "metadata", "response"]
+        kinds.append((record.record_type, record.requisite))
+    # the response and the two metadata records; never the conversion record or the request;
+    # and the responses of the page's stylesheet and image (its requisites)
+    assert sorted(kinds) == [("metadata", False), ("metadata", False), ("response", False),
+                             ("response", True), ("response", True)]
 
 
 def _fake_pywb(captures: dict[str, list[str]]):

@@ -50,7 +50,14 @@ def create_celery(settings: Settings) -> Celery:
             # the reconciler (archiver/reconcile.py): captures whose message may be lost
             "reconcile-captures": {
                 "task": "archiver.reconcile", "schedule": settings.reconcile_interval,
-                "options": {"expires": settings.reconcile_interval, "queue": settings.capture_queue}}},
+                "options": {"expires": settings.reconcile_interval, "queue": settings.capture_queue}},
+            # fixity audits (archiver/fixity.py) and signed heads of the evidence log
+            "audit-storage": {
+                "task": "archiver.audit", "schedule": settings.audit_interval,
+                "options": {"expires": settings.audit_interval, "queue": settings.capture_queue}},
+            "sign-log-head": {
+                "task": "archiver.sign_log_head", "schedule": 60.0,
+                "options": {"expires": 60.0, "queue": settings.capture_queue}}},
         enable_utc=True,
     )
     app.archiver_settings = settings

@@ -17,14 +17,17 @@ _lock = threading.Lock()
 _context: CaptureContext | None = None
 
 
-def build_context(settings: Settings) -> CaptureContext:
+def build_context(settings: Settings, queue_delivery=None) -> CaptureContext:
+    """`queue_delivery(delivery_id)` queues a webhook delivery (workers: a Celery task);
+    without it, change alerts stay pending in the catalogue."""
     sessions = make_session_factory(make_engine(settings.database_url))
     storage = open_storage(settings.storage_url)
     on_open, on_seal = warc_callbacks(sessions, storage, settings.hostname)
     # Files a dead worker process left `.open` on this host are repaired and sealed first.
     recover_open_files(settings, storage, on_seal=on_seal)
     writer = WarcFileWriter(settings, storage, on_open=on_open, on_seal=on_seal)
-    return CaptureContext(settings=settings, sessions=sessions, writer=writer)
+    return CaptureContext(settings=settings, sessions=sessions, writer=writer,
+                          queue_delivery=queue_delivery)
 
 
 def worker_context() -> CaptureContext:
@@ -32,8 +35,11 @@ def worker_context() -> CaptureContext:
     global _context
     with _lock:
         if _context is None:
-            settings = getattr(current_app, "archiver_settings", None) or load_settings()
-            _context = build_context(settings)
+            from workers.app import send_webhook
+            app = current_app._get_current_object()
+            settings = getattr(app, "archiver_settings", None) or load_settings()
+            _context = build_context(
+                settings, queue_delivery=lambda delivery_id: send_webhook(app, delivery_id))
             atexit.register(close_context)
         return _context
 

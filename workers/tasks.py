@@ -66,6 +66,31 @@ def reconcile_captures() -> int:
     return len(report.queued) + len(report.stalled)
 
 
+@shared_task(name="archiver.audit", ignore_result=True, acks_late=False)
+def audit_storage() -> str:
+    """A fixity audit of every sealed WARC file (beat, every ARCHIVER_AUDIT_INTERVAL s)."""
+    from archiver.fixity import run_audit
+    ctx = worker_context()
+    pace = ctx.settings.audit_pace_mbps
+    report = run_audit(ctx.sessions, ctx.writer.storage, ctx.settings,
+                       pace_bytes=pace * 1_000_000 if pace else None)
+    return "pass" if report.ok else "fail"
+
+
+@shared_task(name="archiver.sign_log_head", ignore_result=True)
+def sign_log_head() -> int:
+    """Sign the evidence log's head when it has grown since the last signed head."""
+    from archiver.ledger.keys import load_or_create_key
+    from archiver.ledger.log import latest_head, leaf_hashes, sign_current_head
+    ctx = worker_context()
+    with ctx.sessions() as session:
+        head = latest_head(session)
+        size = len(leaf_hashes(session))
+    if head is not None and head.size == size:
+        return size
+    return sign_current_head(ctx.sessions, load_or_create_key(ctx.settings.data_dir)).size
+
+
 @worker_process_shutdown.connect
 def _seal_on_process_shutdown(**_kwargs) -> None:
     close_context()

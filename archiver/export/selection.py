@@ -29,7 +29,10 @@ def load_captures(session: Session, ids: list[int]) -> list[Capture]:
     (usable after the session closes). Ids with no row are left out."""
     rows = session.scalars(select(Capture).where(Capture.id.in_(ids)).options(
         selectinload(Capture.records).selectinload(CaptureRecord.warc_file),
-        selectinload(Capture.warc_file))).all()
+        selectinload(Capture.warc_file),
+        # a revisit's package also holds the response record it refers to (wacz.py)
+        selectinload(Capture.revisited).selectinload(Capture.records)
+        .selectinload(CaptureRecord.warc_file))).all()
     by_id = {row.id: row for row in rows}
     return [by_id[i] for i in ids if i in by_id]
 

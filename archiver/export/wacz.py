@@ -200,7 +200,7 @@ class WaczWriter:
             warc_path = os.path.join(tmp, warc_name)
             final = None                      # (target URI, WARC-Date) of the last response
             with open(warc_path, "wb") as warc:
-                for loc in capture.records:
+                for loc in [*_revisited_response(capture), *capture.records]:
                     data = record_bytes(self.storage, self.settings, loc.warc_file.filename,
                                         loc.offset, loc.length)
                     if len(data) != loc.length:
@@ -208,8 +208,8 @@ class WaczWriter:
                             f"capture {capture.id}: the {loc.record_type} record at "
                             f"{loc.warc_file.filename}:{loc.offset} should be {loc.length} bytes, "
                             f"storage gave {len(data)}")
-                    if loc.record_type == "response":
-                        final = _target_and_date(data)
+                    if loc.record_type in ("response", "revisit") and not loc.requisite:
+                        final = _target_and_date(data)        # the page's own, the last one
                     warc.write(data)
             lines = _index_lines(warc_path, warc_name)
             with open(warc_path, "rb") as warc:
@@ -274,6 +274,16 @@ class WaczWriter:
                            mainPageURL=home.url, mainPageDate=home.ts)
         package["resources"] = [r.to_json() for r in summary.resources]
         return json.dumps(package, indent=2, ensure_ascii=False).encode("utf-8")
+
+
+def _revisited_response(capture: Capture) -> list:
+    """For a capture stored as a revisit (docs/changes.md), the response record holding its
+    payload, written first into its WARC so the package replays on its own."""
+    original = capture.revisited if capture.revisit_of else None
+    if original is None:
+        return []
+    return [loc for loc in original.records if loc.record_type == "response"
+            and not loc.requisite and loc.target_uri == original.final_url][-1:]
 
 
 def _target_and_date(member: bytes) -> tuple[str, str] | None:

@@ -45,6 +45,10 @@ def append(session: Session, event: str, agent: dict, details: dict | None = Non
     commit together). On PostgreSQL the transaction holds the append lock until it ends."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})
+    else:
+        # SQLite: take the write lock before reading the last position (a write statement
+        # takes it even when it changes nothing), so no other writer can append in between.
+        session.execute(text("UPDATE ledger_heads SET size = size WHERE id = -1"))
     position = session.scalar(select(func.coalesce(func.max(LedgerEntry.position) + 1, 0)))
     recorded_at = now or datetime.now(timezone.utc)
     details = dict(details or {})

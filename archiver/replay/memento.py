@@ -12,7 +12,9 @@ TimeMap. This adds what is missing:
 2. Link rels `first`, `last`, `prev`, `next` (with datetime) on every memento and on the
    TimeGate's redirect, from the URL's TimeMap.
 3. `Content-Security-Policy: sandbox allow-scripts` on every memento, so an archived page
-   opened top-level runs as it does in the app's sandboxed iframe (an opaque origin).
+   opened top-level runs as it does in the app's sandboxed iframe (an opaque origin); and
+   where pywb sends no policy of its own (raw `id_` mementos), one that keeps the archived
+   document's requests on the replay origin, as pywb's own policy does for rewritten pages.
 4. `/web/timemap/json/<url>`: pywb answers with its CDX lines as NDJSON; this answers with
    one JSON document in the form memento aggregators use (original_uri, timegate_uri,
    timemap_uri, mementos.first/last/list).
@@ -27,6 +29,9 @@ from email.utils import format_datetime, parsedate_to_datetime
 
 NAV_RELS = ("first", "last", "prev", "next")
 SANDBOX = "sandbox allow-scripts"
+# pywb sends its policy (default-src 'self' ...) only on rewritten pages: an archived document
+# served raw could otherwise reach the live web, or post to the app from the browser
+CONFINE = "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; form-action 'none'"
 _REL_ORDER = [*NAV_RELS, "memento"]
 
 
@@ -136,6 +141,8 @@ class MementoMiddleware:
         if get("Memento-Datetime"):
             # an archived document is sandboxed wherever it is opened, also top-level: its
             # scripts run in an opaque origin, never with the replay origin's (docs/replay.md)
+            if not get("Content-Security-Policy"):
+                headers = [*headers, ("Content-Security-Policy", CONFINE)]
             headers = [*headers, ("Content-Security-Policy", SANDBOX)]
         link_value = get("Link")
         if not link_value:

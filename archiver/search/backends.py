@@ -21,7 +21,7 @@ COUNT_LIMIT = 10_000
 # Above this many matches, "newest first" walks the date index instead of sorting matches.
 DATE_SCAN_THRESHOLD = 2_000
 HIT_COLUMNS = ("c.id, coalesce(c.final_url, c.requested_url) AS url, c.title, c.fetched_at, "
-               "c.http_status, c.content_type")
+               "c.http_status, c.content_type, c.change")
 
 
 class SearchIndex(Protocol):
@@ -90,7 +90,7 @@ def _hit(row, snippet: str | None, score: float | None) -> SearchHit:
     return SearchHit(capture_id=row.id, url=row.url, title=row.title,
                      captured_at=_as_utc(row.fetched_at),
                      http_status=row.http_status, content_type=row.content_type,
-                     score=score, snippet=snippet or "")
+                     score=score, snippet=snippet or "", change=row.change)
 
 
 def _count(session: Session, frm: str, where: str, params: dict) -> tuple[int, bool]:

@@ -70,6 +70,7 @@ class SearchHit:
     content_type: str | None
     score: float | None
     snippet: str = ""                  # with MARK_START/MARK_END around matches
+    change: str | None = None          # marking against the previous capture (archiver/changes.py)
 
     @property
     def snippet_text(self) -> str:

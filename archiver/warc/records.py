@@ -14,7 +14,7 @@ import hashlib
 import io
 import json
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import BinaryIO, Callable
 
@@ -36,6 +36,17 @@ CHUNK = 1024 * 1024
 # mistake the provenance JSON for a capture of the page itself.
 PROVENANCE_URN = "urn:archiver:provenance:"
 TEXT_METADATA_URN = "urn:archiver:text-metadata:"
+# WARC/1.1 section 6.7.2: the payload is the same as the one of the record referred to.
+REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+
+
+@dataclass(frozen=True)
+class Revisit:
+    """The earlier response record whose payload the final response repeats (archiver.dedup)."""
+    record_id: str          # its WARC-Record-ID: WARC-Refers-To
+    target_uri: str         # its WARC-Target-URI: WARC-Refers-To-Target-URI
+    date: str               # its WARC-Date, as written: WARC-Refers-To-Date
+    payload_digest: str     # its WARC-Payload-Digest; the final response must have the same
 
 
 @dataclass
@@ -46,6 +57,11 @@ class CaptureRecords:
     provenance: dict                       # JSON-able; becomes the metadata record
     text: str | None = None                # title line, blank line, body; the conversion record
     text_metadata: dict | None = None      # JSON-able; a metadata record about the text
+    # When set, the final response is written as a `revisit` record (HTTP headers only)
+    # pointing at this earlier record, and no conversion or text metadata is written.
+    revisit: Revisit | None = None
+    # The page's requisites (archiver.requisites), written after the page's own hops.
+    requisites: list[FetchResult] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -59,6 +75,7 @@ class RecordLocation:
     block_digest: str | None
     payload_digest: str | None
     refers_to: str | None       # the record this one points at (Concurrent-To or Refers-To)
+    requisite: bool = False     # a record of one of the page's requisites
 
 
 def warc_date(moment: datetime) -> str:
@@ -126,8 +143,8 @@ class _LineCounter:
         return line
 
 
-def http_block_digests(stream: BinaryIO, length: int) -> tuple[str, str]:
-    """Block digest over all `length` bytes; payload digest over what follows the HTTP headers.
+def http_header_length(stream: BinaryIO, length: int) -> int:
+    """How many of the first `length` bytes are the HTTP status line and headers.
 
     The header end is where warcio's StatusAndHeadersParser (verify off, as its
     ArchiveIterator uses it) stops reading. The stream is left at its start.
@@ -138,8 +155,16 @@ def http_block_digests(stream: BinaryIO, length: int) -> tuple[str, str]:
         StatusAndHeadersParser([], verify=False).parse(counter)
     except EOFError:
         pass
-    header_length = counter.consumed
     stream.seek(0)
+    return counter.consumed
+
+
+def http_block_digests(stream: BinaryIO, length: int) -> tuple[str, str]:
+    """Block digest over all `length` bytes; payload digest over what follows the HTTP headers.
+
+    The stream is left at its start.
+    """
+    header_length = http_header_length(stream, length)
     block, payload = hashlib.sha256(), hashlib.sha256()
     position = 0
     while position < length:
@@ -183,6 +208,44 @@ def verbatim_http_record(record_type: str, fields: list[tuple[str, str | None]],
     return record
 
 
+def revisit_record(fields: list[tuple[str, str | None]], stream: BinaryIO, length: int,
+                   revisit: Revisit) -> ArcWarcRecord:
+    """A `revisit` record for a response of `length` bytes whose payload repeats `revisit`'s.
+
+    Its block is the response's status line and headers only; its payload digest is the
+    one of the whole response's payload, which must equal the earlier record's.
+    """
+    _, payload_digest = http_block_digests(stream, length)
+    if payload_digest != revisit.payload_digest:
+        raise ValueError(f"a revisit must repeat the payload of {revisit.record_id}, but its digest "
+                         f"{payload_digest} differs from {revisit.payload_digest}")
+    head = stream.read(http_header_length(stream, length))
+    stream.seek(0)
+    headers = warc_headers(fields + [
+        ("WARC-Refers-To", revisit.record_id),
+        ("WARC-Refers-To-Target-URI", revisit.target_uri),
+        ("WARC-Refers-To-Date", revisit.date),
+        ("WARC-Profile", REVISIT_PROFILE),
+        ("WARC-Block-Digest", warc_digest(hashlib.sha256(head))),
+        ("WARC-Payload-Digest", payload_digest),
+    ])
+    record = ArcWarcRecord("warc", "revisit", headers, io.BytesIO(b""), _VerbatimHead(head),
+                           "application/http; msgtype=response", len(head))
+    record.payload_length = 0
+    return record
+
+
+class _VerbatimHead:
+    """HTTP headers as received, for warcio's writer, which writes only the headers of a
+    revisit (`headers_buff`) and would otherwise rebuild them from parsed fields."""
+
+    def __init__(self, head: bytes):
+        self.headers_buff = head
+
+    def compute_headers_buffer(self, header_filter=None) -> None:
+        pass
+
+
 def plain_record(builder: Sha256WARCWriter, record_type: str, fields: list[tuple[str, str | None]],
                  data: bytes, content_type: str) -> ArcWarcRecord:
     """A record with a non-HTTP block; warcio computes its sha256 digests."""
@@ -192,7 +255,8 @@ def plain_record(builder: Sha256WARCWriter, record_type: str, fields: list[tuple
 
 
 def json_bytes(document: dict) -> bytes:
-    return json.dumps(document, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")
+    return json.dumps(document, ensure_ascii=False, sort_keys=True,
+                      separators=(",", ":")).encode("utf-8")
 
 
 @dataclass
@@ -202,25 +266,24 @@ class PlannedRecord:
     target_uri: str | None
     record_id: str
     refers_to: str | None
+    requisite: bool = False
 
 
-def plan_capture(capture: CaptureRecords, builder: Sha256WARCWriter, new_id: Callable[[], str],
-                 now: datetime) -> list[PlannedRecord]:
-    """Every record of one capture, digests computed, nothing written yet.
+def requisite_records(results: list[FetchResult], new_id: Callable[[], str]) -> list[PlannedRecord]:
+    """`response` then `request` for every answered hop of every requisite, in order.
 
-    Per hop: `response` (if a response came) then `request`. Then one `metadata` record
-    (the provenance JSON), then, when text is given, a `conversion` record and, when text
-    metadata is given too, a second `metadata` record about the text.
+    Hops that got no response are left out: unlike the page's, they are no evidence of
+    what the page looked like (the provenance lists the requisites that failed).
     """
     planned: list[PlannedRecord] = []
-    final_response: tuple[str, Exchange] | None = None
-    for exchange in capture.fetch.exchanges:
-        response_id = None
-        date = warc_date(exchange.started_at)
-        length = stream_length(exchange.response_file) if exchange.response_file is not None else 0
-        if length:
-            response_id = new_id()
-            record = verbatim_http_record("response", [
+    for result in results:
+        for exchange in result.exchanges:
+            length = stream_length(exchange.response_file) if exchange.response_file is not None else 0
+            if not length or not exchange.request_bytes:
+                continue
+            date = warc_date(exchange.started_at)
+            response_id, request_id = new_id(), new_id()
+            response = verbatim_http_record("response", [
                 ("WARC-Type", "response"),
                 ("WARC-Record-ID", response_id),
                 ("WARC-Date", date),
@@ -228,7 +291,61 @@ def plan_capture(capture: CaptureRecords, builder: Sha256WARCWriter, new_id: Cal
                 ("WARC-IP-Address", exchange.ip or None),
                 ("WARC-Truncated", exchange.truncated or None),
             ], exchange.response_file, length)
-            planned.append(PlannedRecord(record, "response", exchange.url, response_id, None))
+            request = verbatim_http_record("request", [
+                ("WARC-Type", "request"),
+                ("WARC-Record-ID", request_id),
+                ("WARC-Date", date),
+                ("WARC-Target-URI", exchange.url),
+                ("WARC-IP-Address", exchange.ip or None),
+                ("WARC-Concurrent-To", response_id),
+            ], io.BytesIO(exchange.request_bytes), len(exchange.request_bytes))
+            planned.append(PlannedRecord(response, "response", exchange.url, response_id, None, True))
+            planned.append(PlannedRecord(request, "request", exchange.url, request_id, response_id,
+                                         True))
+    return planned
+
+
+def plan_capture(capture: CaptureRecords, builder: Sha256WARCWriter, new_id: Callable[[], str],
+                 now: datetime) -> list[PlannedRecord]:
+    """Every record of one capture, digests computed, nothing written yet.
+
+    Per hop: `response` (if a response came) then `request`; then the same for the
+    requisites (`requisite_records`). Then one `metadata` record (the provenance JSON),
+    then, when text is given, a `conversion` record and, when text metadata is given too,
+    a second `metadata` record about the text.
+
+    With `capture.revisit`, the last response is a `revisit` record instead (its HTTP
+    headers, pointing at the earlier record with the same payload) and the text records
+    are left out: the earlier capture holds them.
+    """
+    planned: list[PlannedRecord] = []
+    final_response: tuple[str, Exchange] | None = None
+    last_answered = max((n for n, ex in enumerate(capture.fetch.exchanges)
+                         if ex.response_file is not None and stream_length(ex.response_file)),
+                        default=None)
+    for number, exchange in enumerate(capture.fetch.exchanges):
+        response_id = None
+        date = warc_date(exchange.started_at)
+        length = stream_length(exchange.response_file) if exchange.response_file is not None else 0
+        if length:
+            response_id = new_id()
+            as_revisit = capture.revisit is not None and number == last_answered
+            fields = [
+                ("WARC-Type", "revisit" if as_revisit else "response"),
+                ("WARC-Record-ID", response_id),
+                ("WARC-Date", date),
+                ("WARC-Target-URI", exchange.url),
+                ("WARC-IP-Address", exchange.ip or None),
+            ]
+            if as_revisit:
+                record = revisit_record(fields, exchange.response_file, length, capture.revisit)
+                planned.append(PlannedRecord(record, "revisit", exchange.url, response_id,
+                                             capture.revisit.record_id))
+            else:
+                record = verbatim_http_record(
+                    "response", fields + [("WARC-Truncated", exchange.truncated or None)],
+                    exchange.response_file, length)
+                planned.append(PlannedRecord(record, "response", exchange.url, response_id, None))
             final_response = (response_id, exchange)
         if exchange.request_bytes:
             request_id = new_id()
@@ -241,6 +358,7 @@ def plan_capture(capture: CaptureRecords, builder: Sha256WARCWriter, new_id: Cal
                 ("WARC-Concurrent-To", response_id),
             ], io.BytesIO(exchange.request_bytes), len(exchange.request_bytes))
             planned.append(PlannedRecord(record, "request", exchange.url, request_id, response_id))
+    planned.extend(requisite_records(capture.requisites, new_id))
 
     final_id = final_response[0] if final_response else None
     final_url = (final_response[1].url if final_response
@@ -257,7 +375,7 @@ def plan_capture(capture: CaptureRecords, builder: Sha256WARCWriter, new_id: Cal
     ], json_bytes(capture.provenance), "application/json")
     planned.append(PlannedRecord(record, "metadata", metadata_uri, metadata_id, final_id))
 
-    if capture.text is not None and final_id is not None:
+    if capture.text is not None and final_id is not None and capture.revisit is None:
         conversion_id = new_id()
         record = plain_record(builder, "conversion", [
             ("WARC-Type", "conversion"),

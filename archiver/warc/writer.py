@@ -174,7 +174,8 @@ class WarcFileWriter:
             start = current.handle.tell()
             try:
                 locations = [self._write_one(current, p.record, p.record_type, p.target_uri,
-                                             p.record_id, p.refers_to) for p in planned]
+                                             p.record_id, p.refers_to, p.requisite)
+                             for p in planned]
                 current.handle.flush()
                 os.fsync(current.handle.fileno())
             except BaseException:
@@ -245,7 +246,7 @@ class WarcFileWriter:
         return current
 
     def _write_one(self, current: _OpenFile, record, record_type: str, target_uri: str | None,
-                   record_id: str, refers_to: str | None) -> RecordLocation:
+                   record_id: str, refers_to: str | None, requisite: bool = False) -> RecordLocation:
         out = current.handle
         offset = out.tell()
         self._builder.out = GzipMember(out, self.settings.warc_gzip_level)
@@ -256,7 +257,7 @@ class WarcFileWriter:
             offset=offset, length=out.tell() - offset,
             block_digest=headers.get_header("WARC-Block-Digest"),
             payload_digest=headers.get_header("WARC-Payload-Digest"),
-            refers_to=refers_to)
+            refers_to=refers_to, requisite=requisite)
 
     def _cut_back(self, current: _OpenFile, start: int) -> None:
         try:

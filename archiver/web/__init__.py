@@ -35,9 +35,12 @@ class Services:
 def create_app(settings: Settings | None = None, test_config: dict | None = None) -> Flask:
     from workers.app import create_celery  # the producer side of the same Celery app
     from archiver.web import api, openapi, research_api, research_ui, security, ui
+    from archiver.web import watches_api, watches_ui
+    from archiver.web.jsonbody import RequestJSONProvider
 
     settings = settings or load_settings()
     app = Flask(__name__)
+    app.json = RequestJSONProvider(app)
     app.url_map.converters["id"] = RowIdConverter
     app.config.update(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES, JSON_SORT_KEYS=False)
     if test_config:
@@ -53,6 +56,11 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     app.register_blueprint(research_ui.bp)
     app.register_blueprint(research_api.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(watches_ui.bp)
+    app.register_blueprint(watches_api.bp)
+    from archiver.web import alerts_api, feeds   # change alerts: deliveries, Atom feeds
+    app.register_blueprint(alerts_api.bp)
+    app.register_blueprint(feeds.bp)
     security.init_app(app)
     return app
 

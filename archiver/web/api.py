@@ -47,6 +47,8 @@ def capture_summary(capture: Capture) -> dict:
                                                        "message": capture.error},
         "timings": capture_provenance(capture, include_storage=False)["timings"],
         "attempts": capture.attempts,
+        # against the previous stored capture of its URL (docs/changes.md)
+        "change": capture.change, "previous_id": capture.previous_id, "revisit_of": capture.revisit_of,
         "links": links,
     }
 
@@ -103,7 +105,9 @@ def _load(capture_id: int) -> Capture:
         capture = session.scalars(
             select(Capture).where(Capture.id == capture_id).options(
                 selectinload(Capture.records).selectinload(CaptureRecord.warc_file),
-                selectinload(Capture.warc_file))).first()
+                selectinload(Capture.warc_file),
+                selectinload(Capture.revisited).selectinload(Capture.records)
+                .selectinload(CaptureRecord.warc_file))).first()
         if capture is None:
             abort(404, description=f"no capture with id {capture_id}")
         return capture
@@ -131,6 +135,7 @@ def get_capture(capture_id: int):
     capture = _load(capture_id)
     body = capture_summary(capture)
     body["provenance"] = capture_provenance(capture)
+    body["requisites"] = body["provenance"]["requisites"]    # fetched and skipped, with reasons
     return jsonify(body)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from archiver import __version__
+from archiver.web import alerts_openapi, watches_openapi
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
 
@@ -111,8 +112,12 @@ def document() -> dict:
                                 "schema": {"type": "string"}}],
                 "responses": {"200": _json({"type": "object"}, "captures and captures per day"),
                               **_errors(400)}}},
+            **watches_openapi.paths(),
+            **alerts_openapi.paths(),
         },
         "components": {"schemas": {
+            **watches_openapi.schemas(),
+            **alerts_openapi.schemas(),
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {
                 "type": "object", "required": ["status", "detail"],
                 "properties": {"status": {"type": "integer"}, "detail": {"type": "string"},
@@ -133,7 +138,12 @@ def document() -> dict:
                 "http_status": int_or_null, "title": string_or_null,
                 "error": {"type": ["object", "null"]}, "timings": {"type": "object"},
                 "attempts": {"type": "integer"}, "links": {"type": "object"},
-                "provenance": {"type": "object"}}},
+                "provenance": {"type": "object"},
+                # the page's images, stylesheets, ...: {"fetched": [...], "skipped": [...]}
+                "requisites": {"type": ["object", "null"]},
+                # against the previous stored capture of its URL (docs/changes.md)
+                "change": {"enum": ["first", "unchanged", "text unchanged", "changed", None]},
+                "previous_id": int_or_null, "revisit_of": int_or_null}},
         }},
     }
 

@@ -47,6 +47,6 @@ def hit_json(hit) -> dict:
     return {"id": hit.capture_id, "url": hit.url, "title": hit.title,
             "captured_at": hit.captured_at.isoformat() if hit.captured_at else None,
             "http_status": hit.http_status, "content_type": hit.content_type,
-            "score": hit.score, "snippet": hit.snippet_text,
+            "score": hit.score, "snippet": hit.snippet_text, "change": hit.change,
             "links": {"self": url_for("api.get_capture", capture_id=hit.capture_id),
                       "page": url_for("ui.capture_page", capture_id=hit.capture_id)}}

@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("next_run_at", TIME),
         sa.Column("last_run_at", TIME),
         sa.Column("last_capture_id", sa.Integer()),
+        sa.Column("last_result", sa.String(16)),
         sa.Column("failure_count", sa.Integer(), nullable=False),
         sa.Column("flagged", sa.Boolean(), nullable=False),
         sa.Column("flag_reason", sa.Text()),
@@ -46,6 +47,9 @@ def upgrade() -> None:
         sa.Column("capture_id", sa.Integer()),
         sa.Column("claimed_at", TIME, nullable=False),
         sa.Column("dispatcher", sa.String(255)),
+        sa.Column("result", sa.String(16)),
+        sa.Column("detail", sa.Text()),
+        sa.Column("finished_at", TIME),
         sa.UniqueConstraint("watch_id", "slot", name="uq_watch_runs_watch_slot"),
     )
     op.create_table(
@@ -62,6 +66,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text()),
         sa.Column("created_at", TIME, nullable=False),
         sa.Column("delivered_at", TIME),
+        sa.Column("attempt_log", sa.JSON()),
     )
     op.create_index("ix_webhook_deliveries_watch_id", "webhook_deliveries", ["watch_id"])
     with op.batch_alter_table("captures") as batch:
@@ -70,6 +75,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("revisit_of", sa.Integer()))
         batch.add_column(sa.Column("watch_id", sa.Integer()))
         batch.create_index("ix_captures_watch_id", ["watch_id"])
+        batch.create_index("ix_captures_final_url", ["final_url"])
+        batch.create_index("ix_captures_change_fetched_at", ["change", "fetched_at"])
         batch.create_foreign_key("fk_captures_watch_id", "watches", ["watch_id"], ["id"],
                                  ondelete="SET NULL")
 
@@ -77,6 +84,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("captures") as batch:
         batch.drop_constraint("fk_captures_watch_id", type_="foreignkey")
+        batch.drop_index("ix_captures_change_fetched_at")
+        batch.drop_index("ix_captures_final_url")
         batch.drop_index("ix_captures_watch_id")
         for column in ("watch_id", "revisit_of", "previous_id", "change"):
             batch.drop_column(column)

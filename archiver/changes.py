@@ -1,0 +1,42 @@
+"""How a capture compares with the previous stored capture of its URL (docs/changes.md).
+
+The marking is decided once, when the capture is stored, and kept on the row
+(`Capture.change`, `Capture.previous_id`): history, search, feeds and alerts read it.
+
+- `first`: no earlier stored capture of the final URL;
+- `unchanged`: the payload (entity body) has the same sha256;
+- `text unchanged`: the bytes differ but the extracted text has the same sha256
+  (rotating ads, timestamps, tokens);
+- `changed`: the text differs, or the bytes differ and there is no text to compare.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archiver.models import CHANGED, FIRST, STORED, TEXT_UNCHANGED, UNCHANGED, Capture
+
+MARKINGS = (FIRST, UNCHANGED, TEXT_UNCHANGED, CHANGED)
+
+
+def previous_capture(session: Session, capture: Capture) -> Capture | None:
+    """The latest stored capture of the same final URL fetched before `capture`."""
+    if not capture.final_url:
+        return None
+    query = (select(Capture)
+             .where(Capture.state == STORED, Capture.final_url == capture.final_url,
+                    Capture.id != capture.id, Capture.http_status.is_not(None)))
+    if capture.fetched_at is not None:
+        query = query.where(Capture.fetched_at <= capture.fetched_at)
+    return session.scalars(query.order_by(Capture.fetched_at.desc(), Capture.id.desc()).limit(1)).first()
+
+
+def compare(capture: Capture, previous: Capture | None) -> str:
+    """The marking of `capture` against `previous` (both with their fetch fields filled)."""
+    if previous is None:
+        return FIRST
+    if capture.payload_sha256 and capture.payload_sha256 == previous.payload_sha256:
+        return UNCHANGED
+    if capture.text_sha256 and capture.text_sha256 == previous.text_sha256:
+        return TEXT_UNCHANGED
+    return CHANGED

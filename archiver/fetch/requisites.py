@@ -1,0 +1,186 @@
+"""A page's requisites: what a browser loads to show it (images, stylesheets, scripts, icons).
+
+    found = html_requisites(html_text, page_url)       # Found(requisites, skipped)
+    found = css_requisites(css_text, stylesheet_url)
+
+Only finding and resolving happen here; fetching them is `archiver.requisites`. URLs are
+resolved against the document's base URL (the first `<base href>`, as browsers do),
+kept only for http and https, normalised like a submitted URL (so the address guard and
+the fetcher see the same form), stripped of their fragment (never sent to a server), and
+each listed once, at its first appearance.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
+
+from archiver.fetch.css import FONT, IMAGE, STYLESHEET, css_references
+from archiver.urls import InvalidURL, normalize_submitted_url
+
+SCRIPT, ICON = "script", "icon"
+# <link rel> values that name an icon a browser (or a home screen) fetches
+ICON_RELS = frozenset({"icon", "apple-touch-icon", "apple-touch-icon-precomposed",
+                       "mask-icon", "fluid-icon"})
+MAX_SHOWN_URL = 300        # skipped data: URLs and the like are cut in the provenance
+# Longer documents are read only this far (as the text extractor does): parsing is linear,
+# but a 200 MB page should not hold a worker for minutes to find its images.
+MAX_CHARS = 4_000_000
+
+# reasons a found reference is not fetched (also used by archiver.requisites)
+NOT_HTTP, INVALID_URL = "not_http", "invalid_url"
+
+
+@dataclass(frozen=True)
+class Requisite:
+    url: str                  # absolute, normalised
+    kind: str                 # image, stylesheet, script, font, icon
+    source: str               # how it was found: "img src", "link rel=stylesheet", "css url()", ...
+
+
+@dataclass(frozen=True)
+class Skip:
+    url: str
+    reason: str               # a code: not_http, invalid_url, ... (archiver.requisites adds more)
+    detail: str = ""
+    kind: str | None = None
+    source: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"url": self.url, "reason": self.reason, "detail": self.detail,
+                "kind": self.kind, "source": self.source}
+
+
+@dataclass
+class Found:
+    requisites: list[Requisite] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set, repr=False)    # URLs never to list
+
+    def add(self, raw: str, base: str, kind: str, source: str) -> None:
+        raw = raw.strip()
+        if not raw:
+            return
+        resolved = resolve(raw, base)
+        if isinstance(resolved, Skip):
+            if resolved.url not in self.seen:
+                self.seen.add(resolved.url)
+                self.skipped.append(Skip(resolved.url, resolved.reason, resolved.detail, kind, source))
+            return
+        if resolved not in self.seen:
+            self.seen.add(resolved)
+            self.requisites.append(Requisite(resolved, kind, source))
+
+
+def resolve(raw: str, base: str) -> str | Skip:
+    """The absolute normalised http(s) URL `raw` means on a page at `base`, or why not."""
+    # Browsers encode spaces (and drop tabs and newlines) in URLs; the fetcher refuses them.
+    cleaned = re.sub(r"[\t\n\r]", "", raw).replace(" ", "%20")
+    try:
+        absolute = urldefrag(urljoin(base, cleaned)).url
+    except ValueError as exc:            # e.g. an unbalanced "[" in the host part
+        return Skip(_shown(raw), INVALID_URL, str(exc))
+    scheme = urlsplit(absolute).scheme.lower()
+    if scheme not in ("http", "https"):
+        return Skip(_shown(absolute), NOT_HTTP,
+                    f"{scheme or 'no'} scheme: only http and https requisites are fetched")
+    try:
+        return normalize_submitted_url(absolute)
+    except InvalidURL as exc:
+        return Skip(_shown(absolute), INVALID_URL, str(exc))
+
+
+def _shown(url: str) -> str:
+    return url if len(url) <= MAX_SHOWN_URL else url[:MAX_SHOWN_URL] + "..."
+
+
+def srcset_urls(value: str) -> list[str]:
+    """The URLs of a `srcset` attribute ("a.png 1x, b.png 2x", "c.jpg 480w").
+
+    A candidate's URL runs to the first whitespace; a comma right after it ends the
+    candidate (URLs may contain commas, e.g. CDN parameters); descriptors run to the next
+    comma outside parentheses."""
+    urls, i, n = [], 0, len(value)
+    while i < n:
+        while i < n and (value[i].isspace() or value[i] == ","):
+            i += 1
+        start = i
+        while i < n and not value[i].isspace():
+            i += 1
+        url = value[start:i]
+        if url.endswith(","):
+            url = url.rstrip(",")
+        else:
+            depth = 0
+            while i < n and (value[i] != "," or depth):
+                depth += {"(": 1, ")": -1}.get(value[i], 0)
+                i += 1
+        if url:
+            urls.append(url)
+    return urls
+
+
+def _base_url(soup: BeautifulSoup, page_url: str) -> str:
+    base = soup.find("base", href=True)
+    if base is None:
+        return page_url
+    href = base["href"].strip()
+    resolved = urljoin(page_url, href) if href else page_url
+    # a base with another scheme (javascript:, data:) cannot be a base for fetching
+    return resolved if urlsplit(resolved).scheme in ("http", "https") else page_url
+
+
+def html_requisites(html: str, page_url: str) -> Found:
+    """The requisites an HTML document names, in document order."""
+    with warnings.catch_warnings():
+        # bs4's advice about odd-looking markup (XHTML, a bare URL) is no error here
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+        soup = BeautifulSoup(html[:MAX_CHARS], "lxml")
+    base = _base_url(soup, page_url)
+    found = Found(seen={page_url})        # the page itself is not its own requisite
+    for tag in soup.find_all(True):
+        name = tag.name
+        if name == "img":
+            found.add(tag.get("src") or "", base, IMAGE, "img src")
+            for url in srcset_urls(tag.get("srcset") or ""):
+                found.add(url, base, IMAGE, "img srcset")
+        elif name == "source" and tag.parent is not None and tag.parent.name == "picture":
+            for url in srcset_urls(tag.get("srcset") or ""):
+                found.add(url, base, IMAGE, "picture source srcset")
+        elif name == "link":
+            rels = {r.lower() for r in _rels(tag)}
+            href = tag.get("href") or ""
+            if "stylesheet" in rels:
+                found.add(href, base, STYLESHEET, "link rel=stylesheet")
+            elif rels & ICON_RELS:
+                found.add(href, base, ICON, "link rel=" + " ".join(r.lower() for r in _rels(tag)))
+        elif name == "script" and tag.get("src"):
+            found.add(tag["src"], base, SCRIPT, "script src")
+        elif name == "style":
+            _add_css(found, tag.get_text(), base, "style element")
+        if tag.get("style") and name != "style":
+            _add_css(found, tag["style"], base, "style attribute")
+    return found
+
+
+def _rels(tag) -> list[str]:
+    rel = tag.get("rel") or []
+    return rel.split() if isinstance(rel, str) else list(rel)
+
+
+def css_requisites(css: str, stylesheet_url: str) -> Found:
+    """What a stylesheet loads: @import targets (stylesheets), fonts, images."""
+    found = Found(seen={stylesheet_url})
+    _add_css(found, css[:MAX_CHARS], stylesheet_url, "css")
+    return found
+
+
+def _add_css(found: Found, css: str, base: str, where: str) -> None:
+    for ref in css_references(css):
+        source = f"{where} @import" if ref.kind == STYLESHEET else f"{where} url()"
+        kind = ref.kind if ref.kind in (STYLESHEET, FONT) else IMAGE
+        found.add(ref.url, base, kind, source)

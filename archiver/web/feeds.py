@@ -1,0 +1,39 @@
+"""Atom feeds of changes: `/feeds/changes.atom` (every changed capture) and
+`/watches/<id>/changes.atom` (the changed captures of one watch)."""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Blueprint, Response, abort
+
+from archiver.feeds import CONTENT_TYPE, atom_feed, changed_captures
+from archiver.models import Watch
+from archiver.web import services
+
+bp = Blueprint("feeds", __name__)
+
+
+def _atom(body: bytes) -> Response:
+    return Response(body, content_type=CONTENT_TYPE)
+
+
+@bp.get("/feeds/changes.atom")
+def archive_changes():
+    svc = services()
+    base = svc.settings.public_url
+    with svc.sessions() as session:
+        return _atom(atom_feed(session, svc.settings, f"{base}/feeds/changes.atom",
+                               "Changes in the archive", f"{base}/", changed_captures(session)))
+
+
+@bp.get("/watches/<id:watch_id>/changes.atom")
+def watch_changes(watch_id: int):
+    svc = services()
+    base = svc.settings.public_url
+    with svc.sessions() as session:
+        watch = session.get(Watch, watch_id)
+        if watch is None:
+            abort(404)
+        return _atom(atom_feed(session, svc.settings, f"{base}/watches/{watch.id}/changes.atom",
+                               f"Changes of {watch.url}", f"{base}/history?url={quote(watch.url, safe='')}",
+                               changed_captures(session, watch)))
