@@ -24,7 +24,7 @@ from archiver.ledger.events import record_capture_events, record_failure
 from archiver.models import FAILED, FETCHING, FINAL_STATES, QUEUED, STORED, Capture, CaptureRecord, WarcFile
 from archiver.provenance import capture_provenance, software_versions
 from archiver.replay import add_capture_to_index
-from archiver.requisites import collect_requisites
+from archiver.requisites import Harvest, collect_requisites
 from archiver.search import search_index_for
 from archiver.sites import site_of
 from archiver.warc import CaptureRecords, WarcFileWriter
@@ -139,10 +139,17 @@ def _finish(ctx: CaptureContext, capture: Capture, result: FetchResult) -> Outco
     final = answered[-1]
     extraction = _extract(ctx.settings, final)
     _apply_fetch(capture, result, final, fetched_at, extraction)
-    # images, stylesheets, scripts, fonts, icons: same fetcher and guard; never fails the page
-    harvest = collect_requisites(ctx.fetcher, ctx.settings, result)
-    capture.requisites = harvest.summary or None
     revisit = _compare_with_previous(ctx, capture, final) if not result.error_code else None
+    if revisit is None:
+        # images, stylesheets, scripts, fonts, icons: same fetcher and guard; never fails the page
+        harvest = collect_requisites(ctx.fetcher, ctx.settings, result)
+        capture.requisites = harvest.summary or None
+    else:
+        # The page is byte for byte the one stored before: its requisites are not fetched
+        # again (that is what keeps an unchanged capture small); replay takes them from the
+        # earlier captures, as it takes the page's body (docs/changes.md).
+        harvest = Harvest()
+        capture.requisites = {"not_fetched": "page unchanged", "see_capture": capture.revisit_of}
     document = extraction.document() if extraction and extraction.text else None
     records = CaptureRecords(capture_id=capture.id, fetch=result, revisit=revisit,
                              provenance=_warc_provenance(capture, revisit),

@@ -186,6 +186,23 @@ def test_an_unchanged_recapture_is_a_revisit_of_under_2_kb(make_ctx, fixture_sit
     assert by_mime["text/html"]["ts"] == capture_timestamp(first)
 
 
+def test_an_unchanged_page_with_requisites_fetches_none_again_and_stays_under_2_kb(make_ctx, fixture_site):
+    """The article brings a stylesheet and an image. Its unchanged recapture is the page's
+    revisit alone: the requisites are not fetched again (replay takes the earlier ones)."""
+    ctx = make_ctx()
+    url = fixture_site.url("/article")
+    first = capture(ctx, url)
+    assert {r.target_uri for r in first.records if r.requisite} >= {fixture_site.url("/static/site.css"),
+                                                                    fixture_site.url("/image.png")}
+    requisite_requests = sum(1 for p in fixture_site.requests if p in ("/static/site.css", "/image.png"))
+    second = capture(ctx, url)
+    assert (second.change, second.revisit_of) == ("unchanged", first.id)
+    assert sum(1 for p in fixture_site.requests if p in ("/static/site.css", "/image.png")) == requisite_requests
+    assert not any(r.requisite for r in second.records)
+    assert second.requisites == {"not_fetched": "page unchanged", "see_capture": first.id}
+    assert sum(r.length for r in second.records) < UNCHANGED_BUDGET
+
+
 def test_a_revisit_replays_at_its_own_time_with_the_original_body(make_ctx, fixture_site):
     ctx = make_ctx()
     url = fixture_site.url("/changes/stable")
