@@ -22,7 +22,10 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
+    """SQLite: one file, WAL. PostgreSQL: a pool per process of `pool_size` connections kept
+    open and up to `max_overflow` more under load (ARCHIVER_DB_POOL_SIZE, _MAX_OVERFLOW;
+    docs/deploy.md says how to size them against max_connections)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         path = make_url(url).database
@@ -31,7 +34,8 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
+                         pool_recycle=1800)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -41,6 +45,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
+    # A common word's full-text postings outgrow the default 2 MiB page cache; 32 MiB keeps
+    # them in memory (grown only as pages are read).
+    cur.execute("PRAGMA cache_size=-32768")
     cur.close()
 
 
