@@ -17,13 +17,15 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $@
 
-# pywb pins old redis and werkzeug, so it lives in its own virtualenv (docs/warc.md).
+# pywb pins old redis and werkzeug, so it lives in its own virtualenv (docs/warc.md);
+# boto3 lets it read sealed WARCs from an S3-compatible store by range (docs/deploy.md).
+PYWB_PACKAGES := 'pywb==2.10.*' 'boto3>=1.34'
 pywb: $(PYWB_STAMP)
 
-$(PYWB_STAMP):
+$(PYWB_STAMP): Makefile
 	test -x $(PYWB_VENV)/bin/python || $(PYTHON) -m venv $(PYWB_VENV)
 	$(PYWB_VENV)/bin/pip install --quiet --upgrade pip
-	$(PYWB_VENV)/bin/pip install --quiet 'pywb==2.10.*'
+	$(PYWB_VENV)/bin/pip install --quiet $(PYWB_PACKAGES)
 	touch $@
 
 migrate: install

@@ -22,8 +22,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("config", help="print the effective settings")
     web = sub.add_parser("web", help="serve the web app and API with gunicorn")
     web.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
-    worker = sub.add_parser("worker", help="run a Celery capture worker")
+    worker = sub.add_parser("worker", help="run a Celery worker (captures and maintenance)")
     worker.add_argument("--concurrency", type=int, help="default: ARCHIVER_WORKER_CONCURRENCY")
+    worker.add_argument("--queues", default="capture,maintenance", metavar="KINDS",
+                        help="kinds of work to take, comma-separated: capture (ARCHIVER_CAPTURE_QUEUE), "
+                             "maintenance (ARCHIVER_MAINTENANCE_QUEUE); default both")
     sub.add_parser("scheduler", help="run the Celery beat scheduler")
     sub.add_parser("replay", help="serve replay (pywb, with Memento) on ARCHIVER_REPLAY_HOST:PORT")
     sub.add_parser("reindex", help="rebuild the replay index from the catalogue and WARC files")
@@ -34,7 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     capture.add_argument("--no-wait", action="store_true", help="queue and return at once")
     capture.add_argument("--timeout", type=float, default=600, help="seconds to wait (default 600)")
 
-    from archiver import cli_evidence, cli_watch
+    from archiver import cli_accounts, cli_evidence, cli_watch
+    cli_accounts.add_parser(sub)
     cli_watch.add_parser(sub)
     cli_evidence.add_parser(sub)
 
@@ -48,7 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "migrate": cmd_migrate, "config": cmd_config, "web": cmd_web, "worker": cmd_worker,
         "scheduler": cmd_scheduler, "run": cmd_run, "capture": cmd_capture,
         "replay": cmd_replay, "reindex": cmd_reindex, "watch": cli_watch.cmd_watch,
+        "create-admin": cli_accounts.cmd_create_admin, "user": cli_accounts.cmd_user,
+        "token": cli_accounts.cmd_token,
         "audit": cli_evidence.cmd_audit, "log": cli_evidence.cmd_log,
+        "verify": cli_evidence.cmd_verify, "bundle": cli_evidence.cmd_bundle,
+        "describe": cli_evidence.cmd_describe,
     }[args.command]
     return handler(settings, args)
 
@@ -80,9 +88,20 @@ def _web_argv(settings: Settings, workers: int) -> list[str]:
             "archiver.web.wsgi:app"]
 
 
-def _worker_argv(settings: Settings, concurrency: int | None) -> list[str]:
+def worker_queues(settings: Settings, kinds: str = "capture,maintenance") -> list[str]:
+    """The Celery queue names for `kinds` ("capture", "maintenance"); ValueError if unknown."""
+    names = {"capture": settings.capture_queue, "maintenance": settings.maintenance_queue}
+    wanted = [k.strip() for k in kinds.split(",") if k.strip()]
+    unknown = [k for k in wanted if k not in names]
+    if unknown or not wanted:
+        raise ValueError(f"--queues {kinds!r}: use capture, maintenance or both (comma-separated)")
+    return [names[k] for k in dict.fromkeys(wanted)]
+
+
+def _worker_argv(settings: Settings, concurrency: int | None,
+                 kinds: str = "capture,maintenance") -> list[str]:
     return [sys.executable, "-m", "celery", "-A", "workers.app", "worker",
-            "--queues", settings.capture_queue, "--loglevel", "INFO",
+            "--queues", ",".join(worker_queues(settings, kinds)), "--loglevel", "INFO",
             "--concurrency", str(concurrency or settings.worker_concurrency),
             "--hostname", f"archiver-{os.getpid()}@%h"]
 
@@ -97,7 +116,12 @@ def cmd_web(settings: Settings, args) -> int:
 
 
 def cmd_worker(settings: Settings, args) -> int:
-    os.execv(sys.executable, _worker_argv(settings, args.concurrency))
+    try:
+        argv = _worker_argv(settings, args.concurrency, args.queues)
+    except ValueError as exc:
+        print(f"archiver: {exc}", file=sys.stderr)
+        return 2
+    os.execv(sys.executable, argv)
 
 
 def cmd_scheduler(settings: Settings, _args) -> int:
@@ -112,7 +136,7 @@ def cmd_replay(settings: Settings, _args) -> int:
     except PywbMissing as exc:
         print(f"archiver: {exc}", file=sys.stderr)
         return 2
-    os.execve(argv[0], argv, replay_env())
+    os.execve(argv[0], argv, replay_env(settings=settings))
 
 
 def cmd_reindex(settings: Settings, _args) -> int:
@@ -120,7 +144,8 @@ def cmd_reindex(settings: Settings, _args) -> int:
     from archiver.replay import rebuild_index
     from storage import open_storage
     sessions = make_session_factory(make_engine(settings.database_url))
-    lines = rebuild_index(settings, sessions, open_storage(settings.storage_url))
+    storage = open_storage(settings.storage_url, s3_endpoint_url=settings.s3_endpoint_url)
+    lines = rebuild_index(settings, sessions, storage)
     print(f"replay index rebuilt: {lines} lines")
     return 0
 
@@ -135,13 +160,14 @@ def cmd_run(settings: Settings, args) -> int:
         print(f"archiver: {exc}", file=sys.stderr)
         return 2
     cmd_migrate(settings, args)
+    _admin_hint(settings)
     parts = {
         "web": _web_argv(settings, 2),
-        "worker": _worker_argv(settings, None),
+        "worker": _worker_argv(settings, None),    # both queues, ARCHIVER_WORKER_CONCURRENCY
         "scheduler": _scheduler_argv(settings),
     }
     procs = {name: subprocess.Popen(argv) for name, argv in parts.items()}
-    procs["replay"] = subprocess.Popen(replay, env=replay_env())
+    procs["replay"] = subprocess.Popen(replay, env=replay_env(settings=settings))
     print(f"\narchiver is running at http://{settings.host}:{settings.port}/ "
           f"(replay at {replay_origin(settings)}/web/; "
           f"data in {settings.data_dir}); press Ctrl-C to stop.\n", flush=True)
@@ -172,6 +198,19 @@ def cmd_run(settings: Settings, args) -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
     return exit_code
+
+
+def _admin_hint(settings: Settings) -> None:
+    from archiver.accounts.service import has_admin
+    from archiver.db import make_engine, make_session_factory
+    engine = make_engine(settings.database_url)
+    with make_session_factory(engine)() as session:
+        if not has_admin(session):
+            print("\nNo admin account yet: create one with\n"
+                  "    .venv/bin/archiver create-admin you@example.org\n"
+                  f"(visitors who are not logged in act as: {settings.anonymous_role}; "
+                  "ARCHIVER_ANONYMOUS_ROLE)", flush=True)
+    engine.dispose()
 
 
 def cmd_capture(settings: Settings, args) -> int:

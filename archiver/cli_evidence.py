@@ -21,6 +21,17 @@ def add_parser(sub) -> None:
     consistent = actions.add_parser("consistency", help="consistency proof from an earlier size to the latest head")
     consistent.add_argument("old_size", type=int)
     actions.add_parser("public-key", help="print the archive's public key (PEM)")
+    verify = sub.add_parser("verify", help="re-hash a capture's records and check them against the "
+                                           "catalogue, the evidence log and a signed head (exit 1 on failure)")
+    verify.add_argument("capture_id", type=int)
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    bundle = sub.add_parser("bundle", help="write a capture's evidence bundle: a signed WACZ with its "
+                                           "records, provenance, log entries, proofs, head and key")
+    bundle.add_argument("capture_id", type=int)
+    bundle.add_argument("-o", "--output", required=True, metavar="FILE.wacz")
+    describe = sub.add_parser("describe", help="print a capture's provenance as W3C PROV-JSON or PREMIS 3 XML")
+    describe.add_argument("capture_id", type=int)
+    describe.add_argument("--as", dest="form", choices=("prov", "premis"), default="prov")
 
 
 def _sessions(settings: Settings):
@@ -41,7 +52,8 @@ def cmd_audit(settings: Settings, args) -> int:
         for problem in result.problems[:10] if result.status != OK else []:
             print(f"      {problem}")
 
-    report = run_audit(_sessions(settings), open_storage(settings.storage_url), settings,
+    storage = open_storage(settings.storage_url, s3_endpoint_url=settings.s3_endpoint_url)
+    report = run_audit(_sessions(settings), storage, settings,
                        pace_bytes=pace * 1_000_000 if pace else None, progress=progress)
     summary = report.summary()
     print(f"audit {summary['audit_id']}: {summary['files']} files, {summary['ok']} ok, "
@@ -85,3 +97,72 @@ def cmd_log(settings: Settings, args) -> int:
             return 2
         print(json.dumps(out, indent=2))
         return 0
+
+
+def cli_agent(settings: Settings) -> dict:
+    """Who runs a command: the shell user on this host."""
+    import getpass
+    import socket
+    from archiver.provenance import software_versions
+    versions = software_versions()
+    return {"kind": "cli", "user": getpass.getuser(), "host": settings.hostname or socket.gethostname(),
+            "software": f"{versions['name']} {versions['version']}"}
+
+
+def cmd_verify(settings: Settings, args) -> int:
+    from archiver.evidence import UnknownCapture, verify_capture
+    from storage import open_storage
+    try:
+        report = verify_capture(_sessions(settings), settings, open_storage(settings.storage_url), args.capture_id)
+    except UnknownCapture as exc:
+        print(f"archiver: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"capture_id": args.capture_id, **report.to_json()}, indent=2))
+    else:
+        for check in report.checks:
+            print(f"{'PASS' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
+        print(f"capture {args.capture_id}: " + ("VERIFIED, every check passed" if report.ok
+                                              else f"NOT VERIFIED, {len(report.failures())} check(s) failed"))
+    return 0 if report.ok else 1
+
+
+def cmd_bundle(settings: Settings, args) -> int:
+    import os
+    from pathlib import Path
+    from archiver.evidence import write_bundle
+    from archiver.export.wacz import ExportError
+    from storage import open_storage
+    target = Path(args.output)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        with open(partial, "wb") as out:
+            write_bundle(out, _sessions(settings), settings, open_storage(settings.storage_url),
+                         args.capture_id, cli_agent(settings))
+        partial.replace(target)
+    except ExportError as exc:
+        partial.unlink(missing_ok=True)
+        print(f"archiver: {exc}", file=sys.stderr)
+        return 2
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    print(f"{target}: evidence bundle of capture {args.capture_id} ({target.stat().st_size} bytes); "
+          f"check it with: archiver-verify {target}")
+    return 0
+
+
+def cmd_describe(settings: Settings, args) -> int:
+    from archiver.evidence.describe_capture import load_description
+    found = load_description(_sessions(settings), args.capture_id)
+    if found is None:
+        print(f"archiver: no capture with id {args.capture_id}", file=sys.stderr)
+        return 2
+    capture, entries = found
+    if args.form == "prov":
+        from archiver.evidence import prov_document
+        print(json.dumps(prov_document(capture, entries), indent=2, sort_keys=True, ensure_ascii=False))
+    else:
+        from archiver.evidence import premis_xml
+        sys.stdout.write(premis_xml(capture, entries).decode("utf-8"))
+    return 0

@@ -32,6 +32,9 @@ class Settings:
     database_url: str = ""
     broker_url: str = ""
     storage_url: str = ""
+    s3_endpoint_url: str = ""              # the S3 API's address for s3:// storage when not AWS
+    db_pool_size: int = 5                  # PostgreSQL connections kept open per process
+    db_max_overflow: int = 10              # more opened under load, closed when returned
     # host:port pairs the fetcher may reach although they are not public addresses
     allow_private: frozenset[tuple[str, int]] = frozenset()
     contact_url: str = "http://127.0.0.1:8000/about"
@@ -52,6 +55,7 @@ class Settings:
     max_urls_per_submission: int = 100
     retry_backoff: float = 10.0
     capture_queue: str = "capture"
+    maintenance_queue: str = "maintenance" # dispatch, reconcile, fixity audits, signed log heads
     dispatch_interval: float = 60.0        # how often beat runs the watch dispatcher
     reconcile_interval: float = 60.0       # how often beat runs the reconciler
     reconcile_after: float = 900.0         # a capture queued this long is sent again
@@ -73,6 +77,13 @@ class Settings:
     task_time_limit: int = 360
     max_attempts: int = 5
     secret_key: str = ""
+    # accounts (docs/accounts.md): what a visitor who is not logged in may do
+    anonymous_role: str = "researcher"     # none, researcher or archivist
+    rate_limit_url: str = ""               # redis://... for the limiter; "" = the broker if Redis, else SQLite
+    login_rate: int = 10                   # login attempts per minute per address and per account
+    submit_rate: int = 120                 # submissions per minute per account, token or address
+    lockout_after: int = 5                 # bad passwords in a row before an account is locked
+    lockout_seconds: float = 900.0         # how long it stays locked
     hostname: str = field(default_factory=socket.gethostname)
 
     @property
@@ -103,6 +114,9 @@ class Settings:
             database_url=env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'catalogue.sqlite3'}",
             broker_url=env.get("ARCHIVER_BROKER_URL") or "filesystem://",
             storage_url=env.get("ARCHIVER_STORAGE_URL") or (data_dir / "warcs").as_uri(),
+            s3_endpoint_url=env.get("ARCHIVER_S3_ENDPOINT_URL", "").rstrip("/"),
+            db_pool_size=_int(env, "ARCHIVER_DB_POOL_SIZE", 5, low=1, high=1000),
+            db_max_overflow=_int(env, "ARCHIVER_DB_MAX_OVERFLOW", 10, low=0, high=1000),
             allow_private=_host_ports(env.get("ARCHIVER_ALLOW_PRIVATE", "")),
             contact_url=contact,
             user_agent=env.get("ARCHIVER_USER_AGENT") or DEFAULT_USER_AGENT.format(contact=contact),
@@ -121,6 +135,7 @@ class Settings:
             max_urls_per_submission=_int(env, "ARCHIVER_MAX_URLS_PER_SUBMISSION", 100, low=1),
             retry_backoff=_float(env, "ARCHIVER_RETRY_BACKOFF", 10.0),
             capture_queue=env.get("ARCHIVER_CAPTURE_QUEUE") or "capture",
+            maintenance_queue=env.get("ARCHIVER_MAINTENANCE_QUEUE") or "maintenance",
             dispatch_interval=_float(env, "ARCHIVER_DISPATCH_INTERVAL", 60.0),
             reconcile_interval=_float(env, "ARCHIVER_RECONCILE_INTERVAL", 60.0),
             reconcile_after=_float(env, "ARCHIVER_RECONCILE_AFTER", 900.0),
@@ -142,6 +157,12 @@ class Settings:
             task_time_limit=_int(env, "ARCHIVER_TASK_TIME_LIMIT", 360, low=1),
             max_attempts=_int(env, "ARCHIVER_MAX_ATTEMPTS", 5, low=1, high=100),
             secret_key=env.get("ARCHIVER_SECRET_KEY", ""),
+            anonymous_role=env.get("ARCHIVER_ANONYMOUS_ROLE") or "researcher",
+            rate_limit_url=env.get("ARCHIVER_RATE_LIMIT_URL", ""),
+            login_rate=_int(env, "ARCHIVER_LOGIN_RATE", 10, low=1, high=100_000),
+            submit_rate=_int(env, "ARCHIVER_SUBMIT_RATE", 120, low=1, high=1_000_000),
+            lockout_after=_int(env, "ARCHIVER_LOCKOUT_AFTER", 5, low=1, high=1000),
+            lockout_seconds=_float(env, "ARCHIVER_LOCKOUT_SECONDS", 900.0),
         )
         settings.validate()
         return settings
@@ -151,7 +172,23 @@ class Settings:
         new.validate()
         return new
 
+    @property
+    def limiter_url(self) -> str:
+        """Where rate-limit counters live: a Redis URL, or "" for the SQLite file in the data folder."""
+        if self.rate_limit_url:
+            return self.rate_limit_url
+        return self.broker_url if urlsplit(self.broker_url).scheme in ("redis", "rediss") else ""
+
     def validate(self) -> None:
+        if self.anonymous_role not in ("none", "researcher", "archivist"):
+            raise ConfigError(
+                f"ARCHIVER_ANONYMOUS_ROLE={self.anonymous_role!r} is not a role for visitors who are not "
+                "logged in: use none (log in to see anything), researcher (read public captures; the "
+                "default) or archivist (also submit)")
+        if self.rate_limit_url and urlsplit(self.rate_limit_url).scheme not in ("redis", "rediss"):
+            raise ConfigError(
+                f"ARCHIVER_RATE_LIMIT_URL={self.rate_limit_url!r} must be redis://HOST:PORT/DB, or unset "
+                "(the broker's Redis, else a SQLite file in the data folder)")
         if urlsplit(self.database_url).scheme.split("+")[0] not in ("sqlite", "postgresql"):
             raise ConfigError(
                 f"DATABASE_URL={self.database_url!r} is not supported: use sqlite:///PATH "
@@ -163,10 +200,37 @@ class Settings:
                 f"ARCHIVER_BROKER_URL={self.broker_url!r} is not supported: use redis://HOST:PORT/DB "
                 "or leave it unset for the embedded filesystem broker"
             )
-        if urlsplit(self.storage_url).scheme not in ("file",):
+        storage = urlsplit(self.storage_url)
+        if storage.scheme not in ("file", "s3"):
             raise ConfigError(
-                f"ARCHIVER_STORAGE_URL={self.storage_url!r} is not supported: use file:///ABSOLUTE/PATH"
+                f"ARCHIVER_STORAGE_URL={self.storage_url!r} is not supported: use file:///ABSOLUTE/PATH "
+                "or s3://BUCKET/PREFIX"
             )
+        if storage.scheme == "s3":
+            from storage import parse_s3_url
+            try:
+                parse_s3_url(self.storage_url)
+            except ValueError as exc:
+                raise ConfigError(f"ARCHIVER_STORAGE_URL: {exc}") from None
+        endpoint = urlsplit(self.s3_endpoint_url)
+        if self.s3_endpoint_url and (endpoint.scheme not in ("http", "https") or not endpoint.hostname
+                                     or endpoint.query or endpoint.path not in ("", "/")):
+            raise ConfigError(
+                f"ARCHIVER_S3_ENDPOINT_URL={self.s3_endpoint_url!r} must be the S3 API's address, "
+                "e.g. https://minio.internal:9000 (http or https, no path); leave it unset for AWS"
+            )
+        if self.s3_endpoint_url and storage.scheme != "s3":
+            raise ConfigError(
+                "ARCHIVER_S3_ENDPOINT_URL is set but ARCHIVER_STORAGE_URL is not s3://BUCKET/PREFIX")
+        for name, queue in (("ARCHIVER_CAPTURE_QUEUE", self.capture_queue),
+                            ("ARCHIVER_MAINTENANCE_QUEUE", self.maintenance_queue)):
+            if not re.fullmatch(r"[A-Za-z0-9._:-]{1,200}", queue):
+                raise ConfigError(f"{name}={queue!r} must be a queue name: letters, digits and . _ : -")
+        if self.capture_queue == self.maintenance_queue:
+            raise ConfigError(
+                f"ARCHIVER_CAPTURE_QUEUE and ARCHIVER_MAINTENANCE_QUEUE are both {self.capture_queue!r}: "
+                "give each kind of work its own queue, so a capture backlog cannot hold up audits "
+                "and the scheduler")
         if not re.fullmatch(r"[A-Za-z0-9.:-]+", self.replay_host or ""):
             raise ConfigError(
                 f"ARCHIVER_REPLAY_HOST={self.replay_host!r} must be a host name or IP address "

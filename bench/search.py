@@ -137,10 +137,12 @@ def main() -> int:
     parser.add_argument("--captures", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--postgres", help="also run on this PostgreSQL database (it is emptied!)")
+    parser.add_argument("--catalogue", help="SQLite file to build once and reuse on later runs")
+    parser.add_argument("--per-query", action="store_true", help="also print each query's median")
     args = parser.parse_args()
     targets = []
     with tempfile.TemporaryDirectory() as tmp:
-        targets.append(("sqlite", f"sqlite:///{tmp}/bench.sqlite3"))
+        targets.append(("sqlite", f"sqlite:///{args.catalogue or tmp + '/bench.sqlite3'}"))
         if args.postgres:
             targets.append(("postgresql", args.postgres))
         for name, url in targets:
@@ -150,8 +152,11 @@ def main() -> int:
                     conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
                 engine.dispose()
             t = time.perf_counter()
-            build(url, args.captures)
-            print(f"{name}: built {args.captures:,} captures in {time.perf_counter() - t:.1f} s")
+            if name == "sqlite" and args.catalogue and Path(args.catalogue).exists():
+                print(f"sqlite: reusing {args.catalogue}")
+            else:
+                build(url, args.captures)
+                print(f"{name}: built {args.captures:,} captures in {time.perf_counter() - t:.1f} s")
             sessions = make_session_factory(make_engine(url))
             ours, baseline = [], []
             with sessions() as session:
@@ -159,7 +164,10 @@ def main() -> int:
                 for q in QUERIES:
                     query = SearchQuery(**q)
                     index.search(session, query)             # warm the cache once
-                    ours += measure(lambda: index.search(session, query), args.repeats)
+                    times = measure(lambda: index.search(session, query), args.repeats)
+                    ours += times
+                    if args.per_query:
+                        print(f"  {statistics.median(times):8.1f} ms  {q}")
                     if not {"site", "status", "since", "content_type", "page"} & set(q):
                         baseline += measure(lambda: like_baseline(session, q), 1)
             print(f"{'engine':<12} {'queries':>8} {'p50 ms':>8} {'p95 ms':>8}")

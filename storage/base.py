@@ -25,6 +25,10 @@ class StorageKeyNotFound(KeyError):
         return f"no object with key {self.key!r} in {self.backend} storage"
 
 
+class StorageIntegrityError(OSError):
+    """What the store holds after a put differs from the source file; the source is kept."""
+
+
 @dataclass(frozen=True)
 class StoredObject:
     key: str

@@ -26,9 +26,20 @@ def service_missing(what: str, why: Exception | str) -> None:
 
 
 def make_settings(data_dir: Path, **env) -> Settings:
-    base = {"ARCHIVER_DATA_DIR": str(data_dir)}
+    # tests that are not about accounts act as an anonymous archivist (tests/test_accounts.py
+    # covers the roles); pass ARCHIVER_ANONYMOUS_ROLE to test another
+    base = {"ARCHIVER_DATA_DIR": str(data_dir), "ARCHIVER_ANONYMOUS_ROLE": "archivist"}
     base.update({k: str(v) for k, v in env.items()})
     return Settings.from_env(base)
+
+
+def form_token(client) -> str:
+    """The CSRF token a form of the app carries (from the submission page), for a Flask test
+    client or a requests.Session pointed at it with `client.base`."""
+    import re
+    page = client.get(getattr(client, "base", "") + "/")
+    body = page.get_data(as_text=True) if hasattr(page, "get_data") else page.text
+    return re.search(r'name="csrf_token" value="([^"]+)"', body).group(1)
 
 
 @pytest.fixture

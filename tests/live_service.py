@@ -106,12 +106,14 @@ def live_service(data_dir: Path, redis_url: str, fixture_site, replay: bool = Fa
         "ARCHIVER_DATA_DIR": str(data_dir),
         "ARCHIVER_BROKER_URL": redis_url,
         "ARCHIVER_CAPTURE_QUEUE": queue,
+        "ARCHIVER_MAINTENANCE_QUEUE": f"{queue}-maintenance",
         "ARCHIVER_ALLOW_PRIVATE": fixture_site.allow,
         "ARCHIVER_PORT": str(free_port()),
         "ARCHIVER_REPLAY_PORT": str(free_port()),
         "ARCHIVER_MAX_ATTEMPTS": "2",
         "ARCHIVER_RETRY_BACKOFF": "0.2",
         "ARCHIVER_TOTAL_DEADLINE": "20",
+        "ARCHIVER_ANONYMOUS_ROLE": "archivist",    # accounts are tested in tests/test_accounts.py
     })
     env.update(extra_env or {})
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -124,4 +126,4 @@ def live_service(data_dir: Path, redis_url: str, fixture_site, replay: bool = Fa
             yield svc
     finally:
         svc.stop()
-        redis.Redis.from_url(redis_url).delete(queue)
+        redis.Redis.from_url(redis_url).delete(queue, f"{queue}-maintenance")

@@ -46,6 +46,8 @@ def replay_env(settings: Settings) -> dict[str, str]:
                 "ARCHIVER_STORAGE_URL": settings.storage_url,
                 "ARCHIVER_REPLAY_HOST": settings.replay_host,
                 "ARCHIVER_REPLAY_PORT": str(settings.replay_port)})
+    if settings.s3_endpoint_url:
+        env["ARCHIVER_S3_ENDPOINT_URL"] = settings.s3_endpoint_url
     return env
 
 

@@ -9,6 +9,7 @@ import pytest
 from archiver.capture import run_capture
 from archiver.db import migrate
 from archiver.web import create_app
+from tests.conftest import form_token
 from workers.context import build_context
 
 
@@ -98,7 +99,8 @@ def test_unknown_capture_and_wrong_method(client):
 
 
 def test_form_refusal_says_why_and_keeps_the_input(client):
-    response = client.post("/captures", data={"urls": "https://ok.example/\nfile:///etc/passwd"})
+    response = client.post("/captures", data={"urls": "https://ok.example/\nfile:///etc/passwd",
+                                              "csrf_token": form_token(client)})
     assert response.status_code == 400
     assert b"URL number 2 is refused" in response.data
     assert b"file:///etc/passwd" in response.data     # the textarea keeps what was typed
@@ -121,7 +123,8 @@ def test_pages_carry_security_headers(client):
     ({"Origin": "null"}, False),
 ])
 def test_browser_writes_from_another_origin_are_refused(client, settings, fixture_site, headers, allowed):
-    form = client.post("/captures", data={"urls": fixture_site.url("/article")}, headers=headers)
+    form = client.post("/captures", data={"urls": fixture_site.url("/article"),
+                                          "csrf_token": form_token(client)}, headers=headers)
     api = client.post("/api/v1/captures", json={"url": fixture_site.url("/article")}, headers=headers)
     if allowed:
         assert (form.status_code, api.status_code) == (303, 202)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from archiver.db import make_engine, make_session_factory, migrate
 from archiver.models import Capture, Watch
 from archiver.web import create_app
-from tests.conftest import make_settings
+from tests.conftest import form_token, make_settings
 
 GOOD = "https://example.org/"
 
@@ -168,6 +168,8 @@ def test_bad_ids_and_paths_are_404_json(path, app):
 
 
 def test_the_form_refuses_bad_urls_with_a_page_and_stores_nothing(app, settings):
-    response = app.test_client().post("/captures", data={"urls": "https://example.org/\nftp://x/"})
+    client = app.test_client()
+    response = client.post("/captures", data={"urls": "https://example.org/\nftp://x/",
+                                              "csrf_token": form_token(client)})
     assert response.status_code == 400 and b"ftp" in response.data
     assert_nothing_written(settings)

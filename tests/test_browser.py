@@ -152,8 +152,10 @@ def hostile(service, fixture_site) -> int:
 
 
 def with_app_cookie(page, service) -> None:
-    """An app cookie, as a login would set it; 127.0.0.1 cookies are shared by every port."""
-    page.context.add_cookies([{"name": "archiver_session", "value": SECRET, "url": service.base}])
+    """A script-readable cookie of the app's host; 127.0.0.1 cookies are shared by every port.
+    (The app's own session cookie is HttpOnly, so no script reads it at all: this one stands
+    for anything a page script could read, docs/accounts.md.)"""
+    page.context.add_cookies([{"name": "archiver_probe", "value": SECRET, "url": service.base}])
     page.goto(service.base + "/")
     assert SECRET in page.evaluate("document.cookie")   # the app's own pages can read it
 
@@ -236,7 +238,7 @@ def test_the_same_script_unsandboxed_reads_the_cookie_and_the_app_refuses_its_wr
     with_app_cookie(page, service)
     page.goto(fixture_site.url(f"/browser/hostile?app={quote(service.base, safe='')}"))
     found = outcomes(page.main_frame)
-    assert found["cookie"] == f"read: archiver_session={SECRET}", found
+    assert found["cookie"] == f"read: archiver_probe={SECRET}", found
     assert found["api"] == "blocked: TypeError", found     # no CORS: the answer stays unreadable
     assert found["api-simple"] == found["form-fetch"] == "sent: opaque", found
     answered = page.context.answered

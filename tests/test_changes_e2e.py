@@ -16,7 +16,7 @@ from archiver.submissions import Submitter, store_captures
 from archiver.watches.service import create_watch
 from tests.live_service import live_service
 from tests.webhook_receiver import WebhookReceiver
-from workers.app import create_celery, send_capture
+from workers.app import create_celery
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,11 @@ def test_a_changed_watched_page_alerts_through_the_worker_with_retries(service, 
         with transaction(sessions) as session:
             [row] = store_captures(session, [url], None, Submitter("schedule", "watch"), watch_id=watch_id)
             capture_id = row.id
-        send_capture(celery, capture_id)
+        # a connection of its own: kombu's producer pools are shared by every app in this
+        # process on the same Redis, and other tests' apps come and go
+        with celery.connection_for_write() as connection:
+            celery.send_task("archiver.capture", args=[capture_id], queue=settings.capture_queue,
+                             connection=connection)
         captured.append(service.wait(capture_id))
     engine.dispose()
     assert [(c["state"], c["change"]) for c in captured] == [("stored", "first"), ("stored", "changed")]

@@ -31,7 +31,33 @@ def test_allowlist_parses_host_port_pairs(tmp_path):
     ("ARCHIVER_DEDUP", "skip", "use 'revisit'"),
     ("ARCHIVER_PUBLIC_URL", "archive.example.org", "http or https"),
     ("ARCHIVER_WEBHOOK_BACKOFF", "0", "must be above zero"),
+    ("ARCHIVER_ANONYMOUS_ROLE", "admin", "use none .* researcher .* or archivist"),
+    ("ARCHIVER_RATE_LIMIT_URL", "memcached://x", "must be redis://"),
+    ("ARCHIVER_LOCKOUT_AFTER", "0", "must be between 1 and 1000"),
+    ("ARCHIVER_SUBMIT_RATE", "many", "must be a whole number"),
 ])
 def test_bad_settings_say_what_to_do(tmp_path, name, value, expected):
     with pytest.raises(ConfigError, match=expected):
         Settings.from_env({"ARCHIVER_DATA_DIR": str(tmp_path), name: value})
+
+
+def test_s3_storage_and_pool_settings(tmp_path):
+    s = Settings.from_env({"ARCHIVER_DATA_DIR": str(tmp_path), "ARCHIVER_STORAGE_URL": "s3://warcs/prod",
+                           "ARCHIVER_S3_ENDPOINT_URL": "https://minio.internal:9000/",
+                           "ARCHIVER_DB_POOL_SIZE": "2", "ARCHIVER_DB_MAX_OVERFLOW": "0"})
+    assert (s.storage_url, s.s3_endpoint_url) == ("s3://warcs/prod", "https://minio.internal:9000")
+    assert (s.db_pool_size, s.db_max_overflow) == (2, 0)
+
+
+@pytest.mark.parametrize("env,expected", [
+    ({"ARCHIVER_STORAGE_URL": "s3:///prefix"}, "needs a bucket name"),
+    ({"ARCHIVER_STORAGE_URL": "s3://KEY:SECRET@bucket/p"}, "credentials come from AWS_"),
+    ({"ARCHIVER_STORAGE_URL": "s3://bucket/a/../b"}, "storage key"),
+    ({"ARCHIVER_STORAGE_URL": "s3://b", "ARCHIVER_S3_ENDPOINT_URL": "minio:9000"}, "http or https"),
+    ({"ARCHIVER_STORAGE_URL": "s3://b", "ARCHIVER_S3_ENDPOINT_URL": "http://m:9000/bucket"}, "no path"),
+    ({"ARCHIVER_S3_ENDPOINT_URL": "http://m:9000"}, "ARCHIVER_STORAGE_URL is not s3://"),
+    ({"ARCHIVER_DB_POOL_SIZE": "0"}, "between 1 and 1000"),
+])
+def test_bad_s3_settings_say_what_to_do(tmp_path, env, expected):
+    with pytest.raises(ConfigError, match=expected):
+        Settings.from_env({"ARCHIVER_DATA_DIR": str(tmp_path), **env})

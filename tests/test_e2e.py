@@ -15,7 +15,7 @@ import pytest
 import requests
 from warcio.archiveiterator import ArchiveIterator
 
-from tests.conftest import REPO
+from tests.conftest import REPO, form_token
 from tests.live_service import BIN, free_port, live_service
 
 
@@ -112,8 +112,11 @@ def test_idn_is_stored_as_punycode(service):
 
 def test_form_submission_shows_progress(service, fixture_site):
     urls = f"{fixture_site.url('/article')}\n{fixture_site.url('/404')}\n"
-    page = requests.post(service.base + "/captures", data={"urls": urls, "note": "form"},
-                         timeout=10, allow_redirects=False)
+    browser = requests.Session()          # the form's CSRF token belongs to the session cookie
+    browser.base = service.base
+    token = form_token(browser)
+    page = browser.post(service.base + "/captures", data={"urls": urls, "note": "form", "csrf_token": token},
+                        timeout=10, allow_redirects=False)
     assert page.status_code == 303
     progress = requests.get(service.base + page.headers["Location"], timeout=10)
     assert progress.status_code == 200 and "data-poll" in progress.text
@@ -123,7 +126,7 @@ def test_form_submission_shows_progress(service, fixture_site):
     assert [r["state"] for r in results] == ["stored", "stored"]
     assert [r["http_status"] for r in results] == [200, 404]
     assert all(r["provenance"]["submission"]["source"] == "form" for r in results)
-    bad = requests.post(service.base + "/captures", data={"urls": "not a url"}, timeout=10)
+    bad = browser.post(service.base + "/captures", data={"urls": "not a url", "csrf_token": token}, timeout=10)
     assert bad.status_code == 400 and "refused" in bad.text
 
 

@@ -525,3 +525,23 @@ def test_archiver_reindex_command(monkeypatch, tmp_path, capsys):
     assert main(["reindex"]) == 0
     assert "0 lines" in capsys.readouterr().out
     assert replay_index.lookup(settings, "") == []       # nothing in the catalogue: nothing left
+
+
+def test_every_memento_links_to_its_provenance_and_verification(archive, fixture_site):
+    """rel="describedby" on the memento, pointing at the app; following it through the app
+    reaches this capture's provenance and its verification."""
+    from urllib.parse import urlsplit
+    from archiver.web import create_app
+    client = create_app(archive.settings).test_client()
+    for capture, raw in ((archive.first, False), (archive.second, True), (archive.article, False)):
+        answer = get(replay_url(archive.settings, capture.final_url, capture_timestamp(capture), raw=raw))
+        described = {dict(params)["title"]: uri for uri, params in parse_links(answer.headers["Link"])
+                     if dict(params).get("rel") == "describedby"}
+        assert set(described) == {"provenance", "verification"}, answer.headers["Link"]
+        assert all(uri.startswith(archive.settings.public_url + "/api/v1/") for uri in described.values())
+        target = urlsplit(described["provenance"])
+        hop = client.get(f"{target.path}?{target.query}")
+        assert hop.status_code == 302 and hop.headers["Location"].endswith(f"/captures/{capture.id}/provenance")
+        target = urlsplit(described["verification"])
+        verified = client.get(f"{target.path}?{target.query}", follow_redirects=True).get_json()
+        assert verified["capture_id"] == capture.id and verified["ok"], verified

@@ -8,13 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from storage import LocalStorage, MemoryStorage, Storage, StorageKeyNotFound, open_storage
+from storage import LocalStorage, MemoryStorage, S3Storage, Storage, StorageKeyNotFound, open_storage
+from tests.s3_server import s3_server  # noqa: F401  (moto's S3 server on 127.0.0.1)
 
 
-@pytest.fixture(params=["local", "memory"])
-def storage(request, tmp_path: Path) -> Storage:
+@pytest.fixture(params=["local", "memory", "s3"])
+def storage(request, tmp_path: Path, monkeypatch) -> Storage:
     if request.param == "local":
         return open_storage((tmp_path / "store").as_uri())
+    if request.param == "s3":
+        server = request.getfixturevalue("s3_server")
+        for name, value in server.env.items():
+            monkeypatch.setenv(name, value)
+        # a fresh bucket per test, and a prefix, so keys() must strip it
+        return open_storage(f"s3://{server.new_bucket()}/warcs/site-a", s3_endpoint_url=server.endpoint)
     return open_storage("memory://")
 
 
@@ -30,7 +37,7 @@ DATA = bytes(range(256)) * 41 + b"tail"
 
 def test_backend_is_a_storage_with_a_name(storage):
     assert isinstance(storage, Storage)
-    assert storage.name in ("local", "memory")
+    assert storage.name in ("local", "memory", "s3")
 
 
 def test_put_returns_key_size_sha256_and_keeps_the_source(storage, tmp_path):
@@ -177,7 +184,62 @@ def test_open_storage_schemes(tmp_path):
     assert isinstance(open_storage(tmp_path.as_uri()), LocalStorage)
     assert open_storage((tmp_path / "s").as_uri()).root == (tmp_path / "s").resolve()
     assert isinstance(open_storage("memory://"), MemoryStorage)
-    for url in ["s3://bucket/prefix", "relative/path", "file://otherhost/x", "file:relative"]:
+    s3 = open_storage("s3://bucket/some/prefix/", s3_endpoint_url="http://127.0.0.1:9")
+    assert isinstance(s3, S3Storage) and (s3.bucket, s3.prefix) == ("bucket", "some/prefix/")
+    assert s3.endpoint_url == "http://127.0.0.1:9" and s3.url == "s3://bucket/some/prefix/"
+    assert open_storage("s3://bucket").prefix == ""
+    for url in ["relative/path", "file://otherhost/x", "file:relative", "ftp://host/x"]:
         with pytest.raises(ValueError) as caught:
             open_storage(url)
         assert "file:///" in str(caught.value)
+    for url in ["s3:///no-bucket", "s3://key:secret@bucket/p", "s3://bucket/a/../b", "s3://b/p?x=1"]:
+        with pytest.raises(ValueError) as caught:
+            open_storage(url)
+        assert "s3://BUCKET/PREFIX" in str(caught.value) or "storage key" in str(caught.value)
+
+
+# --- what only the S3 backend promises: objects under its prefix, verified on put ---------
+
+def test_s3_storage_keeps_objects_under_its_prefix_and_reads_by_range(s3_server, tmp_path):  # noqa: F811
+    bucket = s3_server.new_bucket()
+    client = s3_server.client()
+    store = S3Storage(bucket, "archive/warcs", client=client)
+    other = S3Storage(bucket, "archive/warcs-other", client=client)
+    store.put("x.warc.gz", make_file(tmp_path, DATA))
+    other.put("y.warc.gz", make_file(tmp_path, b"other"))
+    assert s3_server.object_keys(bucket) == ["archive/warcs-other/y.warc.gz", "archive/warcs/x.warc.gz"]
+    assert list(store.keys()) == ["x.warc.gz"] and list(other.keys()) == ["y.warc.gz"]
+    # what a Range GET returns is exactly the slice; the object itself is untouched
+    answer = client.get_object(Bucket=bucket, Key="archive/warcs/x.warc.gz", Range="bytes=10-19")
+    assert answer["ContentRange"] == f"bytes 10-19/{len(DATA)}"
+    assert answer["Body"].read() == store.read_range("x.warc.gz", 10, 10) == DATA[10:20]
+
+
+def test_s3_multipart_upload_is_verified_by_reading_it_back(s3_server, tmp_path):  # noqa: F811
+    bucket = s3_server.new_bucket()
+    store = S3Storage(bucket, "p", client=s3_server.client(), multipart_bytes=5 * 1024 * 1024)
+    data = os.urandom(12 * 1024 * 1024 + 7)        # three parts
+    stored = store.put("big.warc.gz", make_file(tmp_path, data), move=True)
+    assert (stored.size, stored.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+    assert store.read_range("big.warc.gz", 5 * 1024 * 1024 - 3, 6) == data[5 * 1024 * 1024 - 3:5 * 1024 * 1024 + 3]
+
+
+def test_s3_put_reports_what_the_store_holds_not_what_was_sent(s3_server, tmp_path):  # noqa: F811
+    """The digest `put` returns is read back from the store: if the object there differs
+    (here: replaced behind our back between upload and read-back), the digest says so,
+    and store_file refuses to delete the local copy."""
+    from archiver.warc.writer import SealError, store_file
+    bucket = s3_server.new_bucket()
+    client = s3_server.client()
+
+    class Tampered(S3Storage):
+        def _read_back(self, key, etag):
+            # the store ends up holding other bytes under the ETag our upload got
+            answer = client.put_object(Bucket=bucket, Key=self._object(key), Body=b"not what was sent")
+            return super()._read_back(key, answer["ETag"])
+
+    source = make_file(tmp_path / "open", DATA, name="f.warc.gz")
+    with pytest.raises(SealError) as caught:
+        store_file(Tampered(bucket, "", client=client), source, 1, None)
+    assert "the file is kept" in str(caught.value)
+    assert source.read_bytes() == DATA            # the local copy stays for a retry

@@ -14,6 +14,7 @@ from archiver.db import make_engine, make_session_factory, migrate, transaction
 from archiver.models import Capture, Watch, WatchRun
 from archiver.watches import WatchListError, export_list, import_list
 from archiver.watches.watchlist import parse
+from tests.conftest import form_token
 from archiver.web import create_app
 from tests.conftest import REPO
 
@@ -94,9 +95,10 @@ def test_api_non_json_and_missing(client):
 def test_pages_list_create_edit_pause_delete_and_history(app, client, fixture_site):
     page = client.get("/watches")
     assert page.status_code == 200 and b"No watches yet" in page.data
-    refused = client.post("/watches", data={"url": "ftp://x", "cron": "0 * * * *", "enabled": "1"})
+    token = form_token(client)
+    refused = client.post("/watches", data={"csrf_token": token, "url": "ftp://x", "cron": "0 * * * *", "enabled": "1"})
     assert refused.status_code == 400 and b"only http and https" in refused.data
-    made = client.post("/watches", data={"url": fixture_site.url("/article"), "cron": "0 * * * *",
+    made = client.post("/watches", data={"csrf_token": token, "url": fixture_site.url("/article"), "cron": "0 * * * *",
                                          "timezone": "UTC", "note": "hourly", "enabled": "1",
                                          "respect_robots": "1"})
     assert made.status_code == 303
@@ -118,10 +120,10 @@ def test_pages_list_create_edit_pause_delete_and_history(app, client, fixture_si
         watch.last_result, watch.last_capture_id = "ok", capture.id
     detail = client.get(watch_path).get_data(as_text=True)
     assert "2026-05-04 11:00:00 UTC" in detail and f"#{capture.id}" in detail and "ok" in detail
-    assert client.post(f"/watches/{watch_id}/pause", data={"next": "list"}).status_code == 303
+    assert client.post(f"/watches/{watch_id}/pause", data={"next": "list", "csrf_token": token}).status_code == 303
     assert "paused" in client.get("/watches").get_data(as_text=True)
-    client.post(f"/watches/{watch_id}/resume")
-    edited = client.post(f"/watches/{watch_id}/edit", data={
+    assert client.post(f"/watches/{watch_id}/resume", data={"csrf_token": token}).status_code == 303
+    edited = client.post(f"/watches/{watch_id}/edit", data={"csrf_token": token,
         "url": fixture_site.url("/article"), "cron": "30 6 * * *", "timezone": "Asia/Tokyo",
         "note": "mornings in Tokyo", "enabled": "1"})
     assert edited.status_code == 303
@@ -129,10 +131,10 @@ def test_pages_list_create_edit_pause_delete_and_history(app, client, fixture_si
         watch = session.get(Watch, watch_id)
         assert (watch.cron, watch.timezone, watch.respect_robots) == ("30 6 * * *", "Asia/Tokyo", False)
         assert watch.next_run_at.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Tokyo")).hour == 6
-    bad_edit = client.post(f"/watches/{watch_id}/edit", data={"url": fixture_site.url("/article"),
+    bad_edit = client.post(f"/watches/{watch_id}/edit", data={"csrf_token": token, "url": fixture_site.url("/article"),
                                                                "cron": "every day"})
     assert bad_edit.status_code == 400 and b"5 fields" in bad_edit.data
-    assert client.post(f"/watches/{watch_id}/delete").status_code == 303
+    assert client.post(f"/watches/{watch_id}/delete", data={"csrf_token": token}).status_code == 303
     assert client.get(watch_path).status_code == 404
     with sessions() as session:
         kept = session.get(Capture, capture.id)

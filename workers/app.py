@@ -11,6 +11,22 @@ from archiver.config import Settings, load_settings
 
 TASK_MODULES = ["workers.tasks"]
 
+# Which queue each task goes to. `capture`: fetching the web (captures, and webhook
+# deliveries, which go out through the same address guard from the same machines).
+# `maintenance`: short catalogue jobs that beat starts (the watch dispatcher, the
+# reconciler, signing the evidence log's head) and fixity audits, which read every sealed
+# file. They must not wait behind a capture backlog: beat's messages expire after one
+# interval, so a dispatcher stuck behind 10,000 captures would never run.
+CAPTURE_TASKS = ("archiver.capture", "archiver.deliver_webhook")
+MAINTENANCE_TASKS = ("archiver.dispatch_watches", "archiver.reconcile", "archiver.audit",
+                     "archiver.sign_log_head")
+
+
+def task_routes(settings: Settings) -> dict[str, dict[str, str]]:
+    routes = {name: {"queue": settings.capture_queue} for name in CAPTURE_TASKS}
+    routes.update({name: {"queue": settings.maintenance_queue} for name in MAINTENANCE_TASKS})
+    return routes
+
 
 def create_celery(settings: Settings) -> Celery:
     app = Celery("archiver", broker=settings.broker_url, include=TASK_MODULES)
@@ -31,6 +47,7 @@ def create_celery(settings: Settings) -> Celery:
         broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,
         task_default_queue=settings.capture_queue,
+        task_routes=task_routes(settings),
         task_acks_late=True,                 # a task lost with its worker is delivered again
         task_reject_on_worker_lost=True,     # ... even when the pool child was killed; the
                                              # pipeline caps attempts so a crash loop ends
@@ -46,18 +63,18 @@ def create_celery(settings: Settings) -> Celery:
         # one interval in the queue is dropped, so a backlog never turns into a burst
         beat_schedule={"dispatch-watches": {
             "task": "archiver.dispatch_watches", "schedule": settings.dispatch_interval,
-            "options": {"expires": settings.dispatch_interval, "queue": settings.capture_queue}},
+            "options": {"expires": settings.dispatch_interval, "queue": settings.maintenance_queue}},
             # the reconciler (archiver/reconcile.py): captures whose message may be lost
             "reconcile-captures": {
                 "task": "archiver.reconcile", "schedule": settings.reconcile_interval,
-                "options": {"expires": settings.reconcile_interval, "queue": settings.capture_queue}},
+                "options": {"expires": settings.reconcile_interval, "queue": settings.maintenance_queue}},
             # fixity audits (archiver/fixity.py) and signed heads of the evidence log
             "audit-storage": {
                 "task": "archiver.audit", "schedule": settings.audit_interval,
-                "options": {"expires": settings.audit_interval, "queue": settings.capture_queue}},
+                "options": {"expires": settings.audit_interval, "queue": settings.maintenance_queue}},
             "sign-log-head": {
                 "task": "archiver.sign_log_head", "schedule": 60.0,
-                "options": {"expires": 60.0, "queue": settings.capture_queue}}},
+                "options": {"expires": 60.0, "queue": settings.maintenance_queue}}},
         enable_utc=True,
     )
     app.archiver_settings = settings

@@ -20,8 +20,9 @@ _context: CaptureContext | None = None
 def build_context(settings: Settings, queue_delivery=None) -> CaptureContext:
     """`queue_delivery(delivery_id)` queues a webhook delivery (workers: a Celery task);
     without it, change alerts stay pending in the catalogue."""
-    sessions = make_session_factory(make_engine(settings.database_url))
-    storage = open_storage(settings.storage_url)
+    sessions = make_session_factory(make_engine(settings.database_url, pool_size=settings.db_pool_size,
+                                                 max_overflow=settings.db_max_overflow))
+    storage = open_storage(settings.storage_url, s3_endpoint_url=settings.s3_endpoint_url)
     on_open, on_seal = warc_callbacks(sessions, storage, settings.hostname)
     # Files a dead worker process left `.open` on this host are repaired and sealed first.
     recover_open_files(settings, storage, on_seal=on_seal)

@@ -177,15 +177,34 @@ class WaczWriter:
                     summary.pages.append(page)
                 summary.resources.extend(resources)
                 index_lines.extend(lines)
+                for path, data in self.capture_files(capture):
+                    summary.resources.append(self._add_bytes(zf, path, data, date_time))
             summary.resources.append(self._add_index(zf, index_lines, date_time))
             summary.resources.append(self._add_pages(zf, summary.pages, date_time))
+            for path, data in self.package_files(summary):
+                summary.resources.append(self._add_bytes(zf, path, data, date_time))
             datapackage = self._datapackage(summary, created)
             zf.writestr(self._info("datapackage.json", date_time), datapackage)
             summary.datapackage_hash = f"sha256:{hashlib.sha256(datapackage).hexdigest()}"
             digest = {"path": "datapackage.json", "hash": summary.datapackage_hash}
+            signed = self.sign(summary.datapackage_hash, package_stamp(created))
+            if signed is not None:
+                digest["signedData"] = signed
             zf.writestr(self._info("datapackage-digest.json", date_time),
                         json.dumps(digest, indent=2).encode())
         return summary
+
+    # Hooks for packages that carry more (archiver/evidence/bundle.py): extra files per
+    # capture and for the whole package, each (path one folder deep, bytes), listed in
+    # datapackage.json like the others; and the `signedData` of datapackage-digest.json.
+    def capture_files(self, capture: Capture) -> list[tuple[str, bytes]]:
+        return []
+
+    def package_files(self, summary: PackageSummary) -> list[tuple[str, bytes]]:
+        return []
+
+    def sign(self, datapackage_hash: str, created: str) -> dict | None:
+        return None
 
     @staticmethod
     def _info(path: str, date_time: tuple) -> zipfile.ZipInfo:
@@ -257,7 +276,7 @@ class WaczWriter:
         return entry.close()
 
     def _datapackage(self, summary: PackageSummary, created: datetime) -> bytes:
-        stamp = created.strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = package_stamp(created)
         package = {
             "profile": PROFILE,
             "wacz_version": WACZ_VERSION_FIELD,
@@ -274,6 +293,11 @@ class WaczWriter:
                            mainPageURL=home.url, mainPageDate=home.ts)
         package["resources"] = [r.to_json() for r in summary.resources]
         return json.dumps(package, indent=2, ensure_ascii=False).encode("utf-8")
+
+
+def package_stamp(created: datetime) -> str:
+    """The package's `created` as datapackage.json (and a signature's `created`) give it."""
+    return created.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _revisited_response(capture: Capture) -> list:

@@ -126,8 +126,8 @@ def is_noise(text: str) -> bool:
     if len(text) <= 100 and (_UI_LINE.match(text) or _CREDIT.search(text)
                              or is_dateline(text)):
         return True
-    if (len(text) <= COOKIE_NOTICE_MAX and _COOKIES.search(text)
-            and _ADDRESSES_READER.search(text)):
+    if (len(text) <= COOKIE_NOTICE_MAX and "cookie" in text.lower()   # every _COOKIES phrase has it
+            and _COOKIES.search(text) and _ADDRESSES_READER.search(text)):
         return True      # a notice speaks to the reader; news about cookies, of others
     return len(text) <= 320 and _PROMPT.search(text) is not None
 

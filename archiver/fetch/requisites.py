@@ -12,11 +12,10 @@ each listed once, at its first appearance.
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass, field
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
+from lxml import etree
 
 from archiver.fetch.css import FONT, IMAGE, STYLESHEET, css_references
 from archiver.urls import InvalidURL, normalize_submitted_url
@@ -123,32 +122,36 @@ def srcset_urls(value: str) -> list[str]:
     return urls
 
 
-def _base_url(soup: BeautifulSoup, page_url: str) -> str:
-    base = soup.find("base", href=True)
+def _base_url(root, page_url: str) -> str:
+    base = next((el for el in root.iter("base") if el.get("href") is not None), None)
     if base is None:
         return page_url
-    href = base["href"].strip()
+    href = base.get("href").strip()
     resolved = urljoin(page_url, href) if href else page_url
     # a base with another scheme (javascript:, data:) cannot be a base for fetching
     return resolved if urlsplit(resolved).scheme in ("http", "https") else page_url
 
 
 def html_requisites(html: str, page_url: str) -> Found:
-    """The requisites an HTML document names, in document order."""
-    with warnings.catch_warnings():
-        # bs4's advice about odd-looking markup (XHTML, a bare URL) is no error here
-        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
-        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-        soup = BeautifulSoup(html[:MAX_CHARS], "lxml")
-    base = _base_url(soup, page_url)
+    """The requisites an HTML document names, in document order.
+
+    Parsed with lxml's HTML parser (libxml2, the parser bs4's "lxml" builder drives) and
+    walked as an element tree: a tenth of the time of building a BeautifulSoup."""
     found = Found(seen={page_url})        # the page itself is not its own requisite
-    for tag in soup.find_all(True):
-        name = tag.name
+    parser = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+    root = etree.fromstring(html[:MAX_CHARS].encode("utf-8", "surrogatepass"), parser)
+    if root is None:
+        return found
+    base = _base_url(root, page_url)
+    for tag in root.iter():
+        name = tag.tag
+        if not isinstance(name, str):
+            continue                      # an entity or other non-element node
         if name == "img":
             found.add(tag.get("src") or "", base, IMAGE, "img src")
             for url in srcset_urls(tag.get("srcset") or ""):
                 found.add(url, base, IMAGE, "img srcset")
-        elif name == "source" and tag.parent is not None and tag.parent.name == "picture":
+        elif name == "source" and tag.getparent() is not None and tag.getparent().tag == "picture":
             for url in srcset_urls(tag.get("srcset") or ""):
                 found.add(url, base, IMAGE, "picture source srcset")
         elif name == "link":
@@ -159,11 +162,11 @@ def html_requisites(html: str, page_url: str) -> Found:
             elif rels & ICON_RELS:
                 found.add(href, base, ICON, "link rel=" + " ".join(r.lower() for r in _rels(tag)))
         elif name == "script" and tag.get("src"):
-            found.add(tag["src"], base, SCRIPT, "script src")
+            found.add(tag.get("src"), base, SCRIPT, "script src")
         elif name == "style":
-            _add_css(found, tag.get_text(), base, "style element")
+            _add_css(found, "".join(tag.itertext()), base, "style element")
         if tag.get("style") and name != "style":
-            _add_css(found, tag["style"], base, "style attribute")
+            _add_css(found, tag.get("style"), base, "style attribute")
     return found
 
 

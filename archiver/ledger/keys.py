@@ -64,11 +64,20 @@ def load_or_create_key(data_dir: Path) -> Ed25519PrivateKey:
     """The archive's key; made on first use. Two processes starting at once agree on one
     (the file is created exclusively; the loser reads the winner's)."""
     path = key_path(data_dir)
+    key = load_or_create_private_key(path, Ed25519PrivateKey.generate)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path} does not hold an Ed25519 private key")
+    return key
+
+
+def load_or_create_private_key(path: Path, generate):
+    """The private key in the PEM file `path`, made with `generate()` (mode 0600, created
+    exclusively) when there is none yet."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        pem = Ed25519PrivateKey.generate().private_bytes(
+        pem = generate().private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        tmp = path.with_name(f".{KEY_FILE}.{os.getpid()}")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(pem)
@@ -80,10 +89,7 @@ def load_or_create_key(data_dir: Path) -> Ed25519PrivateKey:
             pass
         finally:
             tmp.unlink()
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} does not hold an Ed25519 private key")
-    return key
+    return serialization.load_pem_private_key(path.read_bytes(), password=None)
 
 
 def public_key_pem(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:

@@ -105,13 +105,48 @@ def add_lines(settings: Settings, filenames: list[str], lines: list[str]) -> Non
             _compact(paths.indexes)
 
 
+def remove_lines(settings: Settings, lines: Iterable[str]) -> int:
+    """Take these lines out of every index file (a capture hidden from replay: private or
+    taken down, archiver/accounts/replay_sync.py); returns how many were removed.
+
+    Each file that holds one is rewritten without it under a new name of the same level,
+    then the old file is deleted. Costs a read of the whole index: meant for the rare takedown.
+    """
+    unwanted = {line.rstrip("\n") for line in lines}
+    if not unwanted:
+        return 0
+    paths = ReplayPaths.of(settings).ensure()
+    removed = 0
+    with _locked(paths):
+        for path in _index_files(paths.indexes):
+            with open(path, encoding="utf-8") as handle:
+                every = handle.readlines()
+            kept = [line for line in every if line.rstrip("\n") not in unwanted]
+            dropped = len(every) - len(kept)
+            if not dropped:
+                continue
+            removed += dropped
+            if not kept:
+                path.unlink()
+                continue
+            fd, tmp = tempfile.mkstemp(dir=paths.indexes, prefix=".tmp-", suffix=".part")
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.writelines(kept)
+            _publish(paths.indexes, Path(tmp), path.name.split("-", 1)[0])
+            path.unlink()
+            _fsync_dir(paths.indexes)
+    return removed
+
+
 def rebuild_index(settings: Settings, sessions, storage) -> int:
     """Replace the whole index with one made from the catalogue; returns the lines written.
+    Captures hidden from replay (archiver.accounts: private, taken down) are left out.
 
     Holds the index lock throughout: captures stored meanwhile wait, then add their lines.
     """
     from sqlalchemy import select
 
+    from archiver.accounts.models import CaptureRestriction
     from archiver.models import CaptureRecord, WarcFile
 
     paths = ReplayPaths.of(settings).ensure()
@@ -127,6 +162,7 @@ def rebuild_index(settings: Settings, sessions, storage) -> int:
                     select(CaptureRecord.capture_id, WarcFile.filename, CaptureRecord.offset,
                            CaptureRecord.length)
                     .join(WarcFile, WarcFile.id == CaptureRecord.warc_file_id)
+                    .where(CaptureRecord.capture_id.not_in(select(CaptureRestriction.capture_id)))
                     .order_by(CaptureRecord.capture_id, WarcFile.filename, CaptureRecord.offset))
                 group: list = []
                 for row in rows:

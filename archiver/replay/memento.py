@@ -18,12 +18,17 @@ TimeMap. This adds what is missing:
 4. `/web/timemap/json/<url>`: pywb answers with its CDX lines as NDJSON; this answers with
    one JSON document in the form memento aggregators use (original_uri, timegate_uri,
    timemap_uri, mementos.first/last/list).
+5. With the app's address (`app_url`), `Link: <...>; rel="describedby"` on every memento:
+   its capture's provenance and its verification, reached through the app's
+   `/api/v1/records/describedby?file=F&offset=O` (replay knows the WARC file and offset
+   of what it serves, from the index; the catalogue knows whose record that is).
 """
 from __future__ import annotations
 
 import io
 import json
 import re
+from urllib.parse import quote
 from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 
@@ -118,9 +123,10 @@ def navigation(timestamps: list[str], current: str) -> dict[str, str]:
 # --- the middleware ------------------------------------------------------------------
 
 class MementoMiddleware:
-    def __init__(self, app, collection: str = "web"):
+    def __init__(self, app, collection: str = "web", app_url: str | None = None):
         self.app = app
         self.prefix = f"/{collection}/"
+        self.app_url = app_url.rstrip("/") if app_url else None
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -160,21 +166,24 @@ class MementoMiddleware:
         if not (original and timegate and current) or not timegate[0].endswith(original[0]):
             return status, headers
         base = timegate[0][: len(timegate[0]) - len(original[0])]
-        timestamps = [t for t, _url in self._mementos(environ, original[0])]
+        lines = self._cdx_lines(environ, original[0])
+        timestamps = [t for t, _url in _mementos_of(lines, original[0])]
         nav = navigation(timestamps, current)
         links = _with_navigation(links, nav, base, original[0])
+        if get("Memento-Datetime") and self.app_url:
+            links = links + self._described_by(lines, current)
         headers = [(k, v) for k, v in headers if k.lower() != "link"] + [("Link", format_links(links))]
         return status, headers
 
-    def _mementos(self, environ, url: str) -> list[tuple[str, str]]:
-        """(timestamp, captured URL) of every capture of `url`, sorted, one per timestamp."""
+    def _cdx_lines(self, environ, url: str) -> list[dict]:
+        """pywb's index lines for `url` (timestamp, url, filename, offset, ...)."""
         status, _headers, body = _call(self.app, _internal_get(environ, f"{self.prefix}timemap/json/{url}"))
         data = b"".join(body)
         if hasattr(body, "close"):
             body.close()
         if not status.startswith("200"):
             return []
-        seen = {}
+        lines = []
         for line in data.decode("utf-8", "replace").splitlines():
             if not line.strip():
                 continue
@@ -182,9 +191,26 @@ class MementoMiddleware:
                 cdx = json.loads(line)
             except ValueError:
                 continue
-            if "timestamp" in cdx:
-                seen.setdefault(cdx["timestamp"], cdx.get("url", url))
-        return sorted(seen.items())
+            if isinstance(cdx, dict) and "timestamp" in cdx:
+                lines.append(cdx)
+        return lines
+
+    def _mementos(self, environ, url: str) -> list[tuple[str, str]]:
+        """(timestamp, captured URL) of every capture of `url`, sorted, one per timestamp."""
+        return _mementos_of(self._cdx_lines(environ, url), url)
+
+    def _described_by(self, lines: list[dict], current: str):
+        """The memento's provenance and verification in the app (one record: the first index
+        line at this second, the one pywb serves)."""
+        for cdx in lines:
+            if cdx.get("timestamp") == current and cdx.get("filename") and str(cdx.get("offset", "")).isdigit():
+                target = (f"{self.app_url}/api/v1/records/describedby?file={quote(cdx['filename'], safe='')}"
+                          f"&offset={cdx['offset']}")
+                return [(f"{target}&then=provenance", [("rel", "describedby"), ("type", "application/json"),
+                                                       ("title", "provenance")]),
+                        (f"{target}&then=verify", [("rel", "describedby"), ("type", "application/json"),
+                                                   ("title", "verification")])]
+        return []
 
     def _json_timemap(self, environ, start_response):
         url = environ["PATH_INFO"][len(self.prefix + "timemap/json/"):]
@@ -215,6 +241,13 @@ class MementoMiddleware:
         if environ.get("REQUEST_METHOD") == "HEAD":
             return [b""]
         return [body]
+
+
+def _mementos_of(lines: list[dict], url: str) -> list[tuple[str, str]]:
+    seen: dict[str, str] = {}
+    for cdx in lines:
+        seen.setdefault(cdx["timestamp"], cdx.get("url", url))
+    return sorted(seen.items())
 
 
 def _with_navigation(links, nav: dict[str, str], base: str, original: str):

@@ -19,6 +19,8 @@ def main(argv=None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--collection", default="web")
+    parser.add_argument("--app-url", default=None,
+                        help="the app's public address: mementos link to their provenance there")
     args = parser.parse_args(argv)
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -37,7 +39,7 @@ def main(argv=None) -> None:
     logging.basicConfig(format="%(asctime)s: [%(levelname)s]: %(message)s", level=logging.INFO)
     os.chdir(args.root)            # pywb reads ./config.yaml and resolves templates from here
     app = MementoMiddleware(FrontEndApp(config_file=os.path.join(args.root, "config.yaml")),
-                            collection=args.collection)
+                            collection=args.collection, app_url=args.app_url)
     logging.info("archiver replay (pywb) on http://%s:%s/%s/", args.host, args.port, args.collection)
     GeventServer(app, port=args.port, hostname=args.host, handler_class=RequestURIWSGIHandler,
                  direct=True)

@@ -35,7 +35,7 @@ def pywb_config(paths: ReplayPaths) -> dict:
             COLLECTION: {
                 "index_paths": f"{paths.indexes}/",
                 # tried in order: a file while `.open`, the same just renamed, then sealed
-                "archive_paths": [str(paths.warc_paths), f"{paths.open_dir}/", f"{paths.sealed_dir}/"],
+                "archive_paths": [str(paths.warc_paths), f"{paths.open_dir}/", paths.sealed_prefix],
             },
         },
     }
@@ -45,7 +45,8 @@ def prepare(settings: Settings) -> ReplayPaths:
     """Make the replay folder and write pywb's config.yaml (JSON, which YAML reads)."""
     paths = ReplayPaths.of(settings).ensure()
     paths.open_dir.mkdir(parents=True, exist_ok=True)
-    paths.sealed_dir.mkdir(parents=True, exist_ok=True)
+    if paths.sealed_dir is not None:
+        paths.sealed_dir.mkdir(parents=True, exist_ok=True)
     text = "# written by `archiver replay` at every start; edits are lost\n"
     text += json.dumps(pywb_config(paths), indent=2) + "\n"
     tmp = paths.config.with_suffix(".tmp")
@@ -58,10 +59,15 @@ def replay_argv(settings: Settings, venv: Path | None = None) -> list[str]:
     paths = prepare(settings)
     return [str(pywb_python(venv)), str(PYWB_APP), "--root", str(paths.root),
             "--host", settings.replay_host, "--port", str(settings.replay_port),
-            "--collection", COLLECTION]
+            "--collection", COLLECTION, "--app-url", settings.public_url]
 
 
-def replay_env(environ: dict[str, str] | None = None) -> dict[str, str]:
-    """Our environment without what points Python at the app's virtualenv."""
+def replay_env(environ: dict[str, str] | None = None, settings: Settings | None = None) -> dict[str, str]:
+    """Our environment without what points Python at the app's virtualenv. With S3 storage
+    on an endpoint of its own, pywb's boto3 is pointed at it (AWS_ENDPOINT_URL_S3); the
+    credentials are the AWS_* variables already in the environment."""
     environ = dict(os.environ if environ is None else environ)
-    return {k: v for k, v in environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env = {k: v for k, v in environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    if settings is not None and settings.s3_endpoint_url:
+        env["AWS_ENDPOINT_URL_S3"] = settings.s3_endpoint_url
+    return env

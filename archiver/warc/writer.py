@@ -33,7 +33,7 @@ from archiver.warc.records import (
     warcinfo_record,
 )
 from storage import Storage
-from storage.base import sha256_file
+from storage.base import StorageIntegrityError, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,10 @@ def store_file(storage: Storage, path: Path, record_count: int,
                on_seal: Callable[[SealedFile], None] | None) -> SealedFile:
     """Hash a finished file, put it into storage under its name, remove it, call on_seal."""
     size, sha256 = sha256_file(path)
-    stored = storage.put(path.name, path, move=True)
+    try:
+        stored = storage.put(path.name, path, move=True)
+    except StorageIntegrityError as exc:     # the backend's own read-back disagreed
+        raise SealError(str(exc)) from exc
     if stored.size != size or stored.sha256 != sha256:
         raise SealError(f"storage holds {stored.size} bytes sha256 {stored.sha256} for {path.name}, "
                         f"but the file had {size} bytes sha256 {sha256}")

@@ -47,8 +47,9 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
         app.config.update(test_config)
     app.extensions["archiver"] = Services(
         settings=settings,
-        sessions=make_session_factory(make_engine(settings.database_url)),
-        storage=open_storage(settings.storage_url),
+        sessions=make_session_factory(make_engine(settings.database_url, pool_size=settings.db_pool_size,
+                                                  max_overflow=settings.db_max_overflow)),
+        storage=open_storage(settings.storage_url, s3_endpoint_url=settings.s3_endpoint_url),
         celery=create_celery(settings),
     )
     app.register_blueprint(ui.bp)
@@ -61,7 +62,12 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     from archiver.web import alerts_api, feeds   # change alerts: deliveries, Atom feeds
     app.register_blueprint(alerts_api.bp)
     app.register_blueprint(feeds.bp)
+    from archiver.web import evidence_api   # the evidence log, verification, bundles (docs/provenance.md)
+    app.register_blueprint(evidence_api.bp)
     security.init_app(app)
+    from archiver.web import accounts_api, auth   # the role table, login, tokens (docs/accounts.md)
+    app.register_blueprint(accounts_api.bp)
+    auth.init_app(app)
     return app
 
 

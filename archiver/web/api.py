@@ -6,12 +6,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
+from archiver.accounts import visibility
+from archiver.accounts.models import CaptureRestriction
+from archiver.accounts.replay_sync import sync_replay
+from archiver.accounts.restrictions import RestrictionError, lift, restrict
 from archiver.artifacts import capture_warc_bytes
+from archiver.db import transaction
 from archiver.export import NothingToPackage, PackageFile, check_packable, wacz_tempfile
 from archiver.models import Capture, CaptureRecord
 from archiver.provenance import capture_provenance
 from archiver.submissions import SubmissionError, Submitter, submit_captures
 from archiver.web import parse_ids, services
+from archiver.web.auth import submission_limit, viewer
+from archiver.web.downloads import log_download
 from workers.app import send_capture
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -36,6 +43,11 @@ def capture_summary(capture: Capture) -> dict:
         links["text"] = url_for("api.get_text", capture_id=capture.id)
     if capture.records:
         links["warc"] = url_for("api.get_warc", capture_id=capture.id)
+        # its evidence (docs/provenance.md)
+        links["verify"] = url_for("evidence_api.capture_verify", capture_id=capture.id)
+        links["bundle"] = url_for("evidence_api.capture_bundle", capture_id=capture.id)
+    links["prov"] = url_for("evidence_api.capture_prov", capture_id=capture.id)
+    links["premis"] = url_for("evidence_api.capture_premis", capture_id=capture.id)
     return {
         "id": capture.id,
         "state": capture.state,
@@ -76,10 +88,12 @@ def create_captures():
             return _error(400, '"urls" must be a list of strings', field="urls")
         urls = payload["urls"]
     svc = services()
+    who = viewer()
+    submission_limit(who)
     try:
         captures = submit_captures(
             svc.sessions, urls, payload.get("note"),
-            Submitter(source="api", submitted_by=None, remote_addr=request.remote_addr),
+            Submitter(source="api", submitted_by=who.submitted_by, remote_addr=request.remote_addr),
             enqueue=lambda capture_id: send_capture(svc.celery, capture_id),
             max_urls=svc.settings.max_urls_per_submission)
     except SubmissionError as exc:
@@ -101,9 +115,10 @@ def create_captures():
 
 
 def _load(capture_id: int) -> Capture:
+    """The capture, if the viewer may see it: a hidden one is a 404, as if it did not exist."""
     with services().sessions() as session:
         capture = session.scalars(
-            select(Capture).where(Capture.id == capture_id).options(
+            visibility.visible(select(Capture), viewer()).where(Capture.id == capture_id).options(
                 selectinload(Capture.records).selectinload(CaptureRecord.warc_file),
                 selectinload(Capture.warc_file),
                 selectinload(Capture.revisited).selectinload(Capture.records)
@@ -121,7 +136,7 @@ def list_captures():
         if ids is None:
             return _error(400, "ids must be a comma-separated list of capture ids, e.g. ?ids=1,2,3")
     with services().sessions() as session:
-        query = select(Capture).options(selectinload(Capture.records))
+        query = visibility.visible(select(Capture), viewer()).options(selectinload(Capture.records))
         if ids is not None:
             query = query.where(Capture.id.in_(ids)).order_by(Capture.id)
         else:
@@ -164,6 +179,7 @@ def get_warc(capture_id: int):
         abort(404, description=f"capture {capture_id} has no WARC records (state: {capture.state})")
     svc = services()
     data = capture_warc_bytes(svc.settings, svc.storage, capture.records)
+    log_download([capture_id], "warc", f"capture-{capture_id}.warc.gz")
     return Response(data, mimetype="application/warc", headers={
         "Content-Disposition": f'attachment; filename="capture-{capture_id}.warc.gz"'})
 
@@ -194,4 +210,51 @@ def get_wacz(capture_id: int):
                             title=f"Capture {capture_id}: {capture.title or url}",
                             description=f"Capture {capture_id} of {url} made by archiver, "
                                         "with its provenance and extracted text.")
+    log_download([capture_id], "wacz", f"capture-{capture_id}.wacz")
     return wacz_response(package, f"capture-{capture_id}.wacz")
+
+
+RESTRICTION_FIELDS = {"kind", "reason"}
+
+
+@bp.route("/captures/<id:capture_id>/restriction", methods=["GET", "PUT", "DELETE"])
+def restriction(capture_id: int):
+    """GET: whether the capture is hidden. PUT {"kind": "private"|"taken_down", "reason"}: hide it.
+    DELETE (optional {"reason"}): make it public again. Each change is an evidence-log event."""
+    who = viewer()
+    payload = {}
+    if request.method != "GET" and (request.data or request.method == "PUT"):
+        payload = request.get_json(silent=True) if request.is_json else None
+        if not isinstance(payload, dict) or set(payload) - RESTRICTION_FIELDS:
+            return _error(400, 'send JSON {"kind": "private" or "taken_down", "reason": "why"}')
+    with transaction(services().sessions) as session:
+        capture = session.scalars(visibility.visible(select(Capture), who)
+                                  .where(Capture.id == capture_id)).first()
+        if capture is None:
+            abort(404, description=f"no capture with id {capture_id}")
+        current = session.get(CaptureRestriction, capture_id)
+        if request.method == "GET":
+            return jsonify(restriction_json(capture_id, current))
+        kind = payload.get("kind") if request.method == "PUT" else None
+        refused = visibility.may_restrict(who, capture, kind, current)
+        if refused:
+            return _error(403, refused)
+        try:
+            if request.method == "PUT":
+                current = restrict(session, capture, kind, payload.get("reason"), who)
+            else:
+                lift(session, capture, payload.get("reason") or "", who)
+                current = None
+        except RestrictionError as exc:
+            return _error(400, str(exc))
+        body = restriction_json(capture_id, current)
+    svc = services()
+    sync_replay(svc.settings, svc.sessions, svc.storage, capture_id)    # after the commit
+    return jsonify(body)
+
+
+def restriction_json(capture_id: int, row: CaptureRestriction | None) -> dict:
+    if row is None:
+        return {"capture_id": capture_id, "visibility": "public"}
+    return {"capture_id": capture_id, "visibility": row.kind, "reason": row.reason, "owner": row.owner,
+            "set_by": row.set_by, "set_at": row.set_at.isoformat()}

@@ -6,11 +6,19 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, abort
 
+from archiver.accounts import visibility
 from archiver.feeds import CONTENT_TYPE, atom_feed, changed_captures
 from archiver.models import Watch
 from archiver.web import services
+from archiver.web.auth import viewer
 
 bp = Blueprint("feeds", __name__)
+
+
+def _shown(session, captures):
+    """The changed captures the viewer may see: hidden ones are left out of every feed."""
+    ids = visibility.visible_ids(session, viewer(), [c.id for c in captures])
+    return [c for c in captures if c.id in ids]
 
 
 def _atom(body: bytes) -> Response:
@@ -23,7 +31,7 @@ def archive_changes():
     base = svc.settings.public_url
     with svc.sessions() as session:
         return _atom(atom_feed(session, svc.settings, f"{base}/feeds/changes.atom",
-                               "Changes in the archive", f"{base}/", changed_captures(session)))
+                               "Changes in the archive", f"{base}/", _shown(session, changed_captures(session))))
 
 
 @bp.get("/watches/<id:watch_id>/changes.atom")
@@ -36,4 +44,4 @@ def watch_changes(watch_id: int):
             abort(404)
         return _atom(atom_feed(session, svc.settings, f"{base}/watches/{watch.id}/changes.atom",
                                f"Changes of {watch.url}", f"{base}/history?url={quote(watch.url, safe='')}",
-                               changed_captures(session, watch)))
+                               _shown(session, changed_captures(session, watch))))

@@ -5,11 +5,14 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, abort, jsonify, request, url_for
 
+from archiver.accounts import visibility
 from archiver.export import (NothingToPackage, TooManyMatches, load_captures, matching_capture_ids,
                              wacz_tempfile)
 from archiver.search import QueryError, query_from_params
 from archiver.web import services
 from archiver.web.api import wacz_response
+from archiver.web.auth import viewer
+from archiver.web.downloads import log_download
 from archiver.web.research import compare, history_of, hit_json, run_search
 
 bp = Blueprint("research_api", __name__, url_prefix="/api/v1")
@@ -44,7 +47,8 @@ def search_wacz():
             ids = matching_capture_ids(session, query)
         except TooManyMatches as exc:
             abort(400, description=str(exc))
-        captures = load_captures(session, ids)
+        shown = visibility.visible_ids(session, viewer(), ids)
+        captures = load_captures(session, [i for i in ids if i in shown])
     if not captures:
         abort(404, description="the search matches no captures: there is nothing to package")
     asked = ", ".join(f"{k}={v}" for k, v in request.args.items(multi=True)
@@ -58,6 +62,7 @@ def search_wacz():
                                             "UTC, with their provenance and extracted text.")
     except NothingToPackage as exc:
         abort(409, description=str(exc))
+    log_download([c.id for c in captures], "wacz", f"search-{now:%Y%m%dT%H%M%SZ}.wacz")
     return wacz_response(package, f"search-{now:%Y%m%dT%H%M%SZ}.wacz")
 
 

@@ -65,5 +65,7 @@ def _http_error(exc: HTTPException):
         response.status_code = exc.code or 500
         if exc.code == 405 and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
+        if getattr(exc, "retry_after", None):          # 429 from archiver.web.auth.rate_limit
+            response.headers["Retry-After"] = str(exc.retry_after)
         return response
     return exc

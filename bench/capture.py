@@ -1,0 +1,303 @@
+"""Capture throughput: the whole pipeline beside `wget --warc-file`, on the same 200 pages.
+
+Starts a site on 127.0.0.1 with 200 article pages of 20 to 200 KB (plain HTML, no page
+requisites, served without compression as wget asks), then in the same run:
+
+  wget    `wget --warc-file` (Debian's wget, one process) fetches all 200 into a gzip WARC;
+  ours    `archiver web` (gunicorn) takes the 200 URLs by POST /api/v1/captures, the real
+          Redis carries them, `archiver worker --concurrency N` captures them: fetch, WARC
+          records (gzip, sha256 digests, fsync), text extraction, replay index, catalogue;
+          timed from the POST to the moment the catalogue says all 200 are stored.
+
+for N = 1 and 2 worker processes (Celery pool processes), each on a fresh data folder,
+after a few warm-up captures (so process start and imports are not counted; wget's own
+start is, and costs it a few ms). Prints pages/s of both and their ratio.
+
+    .venv/bin/python bench/capture.py                    # SQLite catalogue, as `make run`
+    .venv/bin/python bench/capture.py --processes 2 --rounds 3 \\
+        --database-url postgresql://postgres@127.0.0.1:5432/bench
+
+Target: with 2 worker processes, at least wget's pages/s. The machine must be otherwise
+idle: both sides are CPU-bound, and a test suite running beside it halves either. Try
+settings with `--env`, e.g. `--env ARCHIVER_WARC_GZIP_LEVEL=1` (docs/deploy.md, Throughput).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PAGES = 200
+
+
+# -- the site ------------------------------------------------------------------------------
+
+def make_pages(count: int = PAGES, seed: int = 8) -> dict[str, bytes]:
+    """`count` article pages, sizes spread evenly over 20 to 200 KB, text of a 3,000-word
+    vocabulary (compresses about as news HTML does, 3 to 4 times)."""
+    rng = random.Random(seed)
+    letters = "etaoinshrdlucmfwypvbgkqjxz"
+    vocab = ["".join(rng.choices(letters, weights=range(26, 0, -1), k=rng.randint(2, 10)))
+             for _ in range(3000)]
+    pages = {}
+    for n in range(count):
+        target = 20_000 + (180_000 * n) // max(count - 1, 1)
+        head = (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Article {n}: "
+                f"{' '.join(rng.choices(vocab, k=6))}</title><meta name=author content=\"Desk {n % 7}\">"
+                "<meta name=description content=\"a bench article\"></head><body>"
+                "<header><nav><a href=/>Home</a> <a href=/world>World</a> <a href=/sport>Sport</a>"
+                "</nav></header><main><article>"
+                f"<h1>Article number {n}</h1><p class=byline>By Desk {n % 7}</p>")
+        parts, size = [head], len(head)
+        while size < target - 200:
+            para = "<p>" + " ".join(rng.choices(vocab, k=rng.randint(40, 120))) + ".</p>\n"
+            parts.append(para)
+            size += len(para)
+        parts.append("</article></main><footer><p>Bench site footer, links: <a href=/about>about"
+                     "</a></p></footer></body></html>")
+        pages[f"/article/{n}"] = "".join(parts).encode()
+    return pages
+
+
+class Site:
+    def __init__(self, pages: dict[str, bytes]):
+        self.pages = pages
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *_args):
+                pass
+
+            def do_GET(self):  # noqa: N802
+                body = site.pages.get(self.path.split("?")[0])
+                if body is None:
+                    body, status = b"not found", 404
+                else:
+                    status = 200
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# -- wget ----------------------------------------------------------------------------------
+
+def run_wget(urls: list[str], work: Path) -> float:
+    wget = shutil.which("wget")
+    if wget is None:
+        raise SystemExit("wget is not installed: apt-get install wget")
+    work.mkdir(parents=True, exist_ok=True)
+    listing = work / "urls.txt"
+    listing.write_text("\n".join(urls) + "\n")
+    started = time.perf_counter()
+    subprocess.run([wget, "--quiet", "--warc-file", str(work / "wget"), "--no-warc-keep-log",
+                    "--input-file", str(listing), "--directory-prefix", str(work / "files"),
+                    "--delete-after", "--tries", "1"], check=True, cwd=work)
+    elapsed = time.perf_counter() - started
+    if not (work / "wget.warc.gz").stat().st_size:
+        raise SystemExit("wget wrote an empty WARC")
+    return elapsed
+
+
+# -- ours ----------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Pipeline:
+    """`archiver web` and `archiver worker --concurrency N` on a fresh data folder."""
+
+    def __init__(self, work: Path, site: Site, processes: int, redis_url: str,
+                 database_url: str | None, extra_env: dict[str, str]):
+        self.work, self.processes = work, processes
+        self.queue = f"archiver-bench-{uuid.uuid4().hex[:8]}"
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ARCHIVER_", "DATABASE_URL"))}
+        env.update({"ARCHIVER_DATA_DIR": str(work / "data"), "ARCHIVER_PORT": str(self.port),
+                    "ARCHIVER_REPLAY_PORT": str(free_port()), "ARCHIVER_BROKER_URL": redis_url,
+                    "ARCHIVER_CAPTURE_QUEUE": self.queue,
+                    "ARCHIVER_MAINTENANCE_QUEUE": f"{self.queue}-maintenance",
+                    "ARCHIVER_ALLOW_PRIVATE": f"127.0.0.1:{site.port}",
+                    "ARCHIVER_MAX_URLS_PER_SUBMISSION": str(PAGES),
+                    "ARCHIVER_ANONYMOUS_ROLE": "archivist"})   # the bench submits without an account
+        if database_url:
+            env["DATABASE_URL"] = database_url
+        env.update(extra_env)
+        self.env, self.redis_url = env, redis_url
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self) -> None:
+        subprocess.run([BIN / "archiver", "migrate"], env=self.env, cwd=ROOT, check=True,
+                       capture_output=True)
+        self.procs.append(self._spawn("web", "--workers", "1"))
+        self.procs.append(self._spawn("worker", "--concurrency", str(self.processes),
+                                      "--queues", "capture"))
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(self.base + "/", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("the web app did not start:\n" + self.log("web"))
+            time.sleep(0.2)
+        while " ready." not in self.log("worker"):
+            if time.monotonic() > deadline:
+                raise SystemExit("the worker did not start:\n" + self.log("worker"))
+            time.sleep(0.2)
+
+    def _spawn(self, part: str, *args: str) -> subprocess.Popen:
+        with open(self.work / f"{part}.log", "wb") as log:
+            return subprocess.Popen([BIN / "archiver", part, *args], env=self.env, cwd=ROOT,
+                                    stdout=log, stderr=subprocess.STDOUT)
+
+    def log(self, part: str) -> str:
+        path = self.work / f"{part}.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+    def capture(self, urls: list[str], timeout: float = 600) -> float:
+        """Submit `urls` in one POST; seconds until the catalogue has every one stored."""
+        from sqlalchemy import create_engine, func, select
+        from sqlalchemy.orm import Session
+        from archiver.config import Settings
+        from archiver.db import normalise_url
+        from archiver.models import Capture
+        engine = create_engine(normalise_url(Settings.from_env(self.env).database_url))
+        try:
+            started = time.perf_counter()
+            answer = requests.post(self.base + "/api/v1/captures", json={"urls": urls}, timeout=60)
+            if answer.status_code != 202:
+                raise SystemExit(f"submission refused: {answer.status_code} {answer.text[:500]}")
+            ids = answer.json()["ids"]
+            deadline = time.monotonic() + timeout
+            while True:
+                with Session(engine) as session:
+                    rows = dict(session.execute(
+                        select(Capture.state, func.count()).where(Capture.id.in_(ids))
+                        .group_by(Capture.state)).all())
+                if rows.get("stored", 0) + rows.get("failed", 0) == len(ids):
+                    break
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"captures not finished in {timeout} s: {rows}\n" + self.log("worker"))
+                time.sleep(0.02)
+            elapsed = time.perf_counter() - started
+            if rows.get("failed"):
+                raise SystemExit(f"{rows['failed']} captures failed:\n" + self.log("worker"))
+            return elapsed
+        finally:
+            engine.dispose()
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        import redis
+        redis.Redis.from_url(self.redis_url).delete(self.queue, f"{self.queue}-maintenance")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--processes", default="1,2", help="worker processes to try (default 1,2)")
+    parser.add_argument("--rounds", type=int, default=3, help="timed runs of each, median shown")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--database-url", default=None, help="default: SQLite in the data folder")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="more ARCHIVER_* settings for the pipeline (repeatable)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = parser.parse_args(argv)
+    extra = dict(item.split("=", 1) for item in args.env)
+
+    pages = make_pages()
+    site = Site(pages)
+    paths = sorted(pages, key=lambda p: int(p.rsplit("/", 1)[1]))
+    sizes = [len(pages[p]) for p in paths]
+    work = Path(tempfile.mkdtemp(prefix="archiver-bench-capture-"))
+    print(f"{len(paths)} pages of {min(sizes) // 1000} to {max(sizes) // 1000} KB "
+          f"({sum(sizes) / 1e6:.1f} MB) from 127.0.0.1; {os.cpu_count()} cores; "
+          f"{'PostgreSQL' if args.database_url else 'SQLite'} catalogue; Redis broker; "
+          f"median of {args.rounds} rounds")
+    rows = []
+    try:
+        for processes in [int(p) for p in args.processes.split(",")]:
+            wget_times, our_times = [], []
+            for r in range(args.rounds):
+                # each round: wget, then ours on a fresh data folder with its own page URLs
+                # (a query string per round, so no capture is a revisit of an earlier one)
+                urls = [site.url(f"{p}?r={processes}-{r}") for p in paths]
+                wget_times.append(run_wget(urls, work / f"wget-{processes}-{r}"))
+                pipe = Pipeline(work / f"ours-{processes}-{r}", site, processes, args.redis,
+                                args.database_url, extra)
+                (work / f"ours-{processes}-{r}").mkdir(parents=True)
+                pipe.start()
+                try:
+                    pipe.capture([site.url(f"/article/{i}?warm={i}") for i in range(2 * processes)])
+                    our_times.append(pipe.capture(urls))
+                finally:
+                    pipe.stop()
+            w, o = statistics.median(wget_times), statistics.median(our_times)
+            rows.append((processes, len(paths) / w, len(paths) / o, w, o, wget_times, our_times))
+        print(f"{'worker processes':>16} {'wget pages/s':>13} {'ours pages/s':>13} {'ours/wget':>10}"
+              f"   {'rounds: wget s | ours s'}")
+        for processes, wps, ops, w, o, wt, ot in rows:
+            print(f"{processes:>16} {wps:>13.1f} {ops:>13.1f} {ops / wps:>10.2f}   "
+                  f"{' '.join(f'{t:.2f}' for t in wt)} | {' '.join(f'{t:.2f}' for t in ot)}")
+        two = [row for row in rows if row[0] == 2]
+        if two:
+            processes, wps, ops = two[0][:3]
+            print(f"target, 2 worker processes at least wget's pages/s: "
+                  f"{'met' if ops >= wps else 'NOT met'} ({ops:.1f} vs {wps:.1f})")
+    finally:
+        site.stop()
+        if args.keep:
+            print(f"work folder kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

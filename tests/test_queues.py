@@ -1,0 +1,71 @@
+"""Queues by kind of work: captures and maintenance, each a setting, routed by Celery, taken
+by `archiver worker --queues KINDS` (both by default, as `make run` does)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+
+import pytest
+import redis
+
+from archiver.cli import _worker_argv, worker_queues
+from archiver.config import ConfigError, Settings
+from tests.conftest import REPO
+from tests.live_service import BIN
+from workers.app import CAPTURE_TASKS, MAINTENANCE_TASKS, create_celery, send_capture
+
+
+def settings_with(tmp_path, **env) -> Settings:
+    return Settings.from_env({"ARCHIVER_DATA_DIR": str(tmp_path), **env})
+
+
+def test_queue_names_are_settings_and_must_differ(tmp_path):
+    s = settings_with(tmp_path)
+    assert (s.capture_queue, s.maintenance_queue) == ("capture", "maintenance")
+    s = settings_with(tmp_path, ARCHIVER_CAPTURE_QUEUE="cap-1", ARCHIVER_MAINTENANCE_QUEUE="maint-1")
+    assert (s.capture_queue, s.maintenance_queue) == ("cap-1", "maint-1")
+    with pytest.raises(ConfigError, match="its own queue"):
+        settings_with(tmp_path, ARCHIVER_MAINTENANCE_QUEUE="capture")
+    with pytest.raises(ConfigError, match="queue name"):
+        settings_with(tmp_path, ARCHIVER_MAINTENANCE_QUEUE="two words")
+
+
+def test_worker_takes_both_kinds_by_default_with_the_concurrency_setting(tmp_path):
+    s = settings_with(tmp_path, ARCHIVER_CAPTURE_QUEUE="c", ARCHIVER_MAINTENANCE_QUEUE="m",
+                      ARCHIVER_WORKER_CONCURRENCY="7")
+    argv = _worker_argv(s, None)           # what `archiver run` (make run) starts
+    assert argv[argv.index("--queues") + 1] == "c,m"
+    assert argv[argv.index("--concurrency") + 1] == "7"
+    assert worker_queues(s, "maintenance") == ["m"] and worker_queues(s, "capture, capture") == ["c"]
+    with pytest.raises(ValueError, match="capture, maintenance"):
+        worker_queues(s, "fixity")
+
+
+def test_archiver_worker_refuses_an_unknown_kind(tmp_path):
+    done = subprocess.run([BIN / "archiver", "worker", "--queues", "capture,reindexing"], cwd=REPO,
+                          env={"ARCHIVER_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "--queues 'capture,reindexing'" in done.stderr
+
+
+def test_tasks_reach_the_queue_of_their_kind_on_redis(tmp_path, redis_url):
+    tag = uuid.uuid4().hex[:8]
+    s = settings_with(tmp_path, ARCHIVER_BROKER_URL=redis_url, ARCHIVER_CAPTURE_QUEUE=f"cap-{tag}",
+                      ARCHIVER_MAINTENANCE_QUEUE=f"maint-{tag}")
+    app = create_celery(s)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for name in MAINTENANCE_TASKS + CAPTURE_TASKS:
+            app.send_task(name, args=[] if name in MAINTENANCE_TASKS else [1])
+        send_capture(app, 2)
+        sent = {q: [json.loads(m)["headers"]["task"] for m in client.lrange(q, 0, -1)]
+                for q in (s.capture_queue, s.maintenance_queue)}
+        assert sorted(sent[s.maintenance_queue]) == sorted(MAINTENANCE_TASKS)
+        assert sorted(sent[s.capture_queue]) == sorted(CAPTURE_TASKS + ("archiver.capture",))
+        # beat's periodic maintenance goes to the maintenance queue too
+        queues = {entry["task"]: entry["options"]["queue"] for entry in app.conf.beat_schedule.values()}
+        assert set(queues) <= set(MAINTENANCE_TASKS) and set(queues.values()) == {s.maintenance_queue}
+    finally:
+        client.delete(s.capture_queue, s.maintenance_queue)
+        client.close()      # not app.pool: kombu's pools are shared by every app on this Redis
