@@ -97,3 +97,17 @@ def database_url(request, data_dir: Path) -> str:
         conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     engine.dispose()
     return url
+
+
+@pytest.fixture
+def app(settings):
+    """The web app on a migrated catalogue in the test's data folder."""
+    from archiver.db import migrate
+    from archiver.web import create_app
+    migrate(settings.database_url)
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

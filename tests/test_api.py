@@ -7,21 +7,8 @@ import json
 import pytest
 
 from archiver.capture import run_capture
-from archiver.db import migrate
-from archiver.web import create_app
 from tests.conftest import form_token
 from workers.context import build_context
-
-
-@pytest.fixture
-def app(settings):
-    migrate(settings.database_url)
-    return create_app(settings)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 def queued_messages(settings) -> list[dict]:

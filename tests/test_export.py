@@ -22,7 +22,6 @@ from archiver.export import (MAX_SEARCH_CAPTURES, NothingToPackage, TooManyMatch
                              load_captures, matching_capture_ids)
 from archiver.search import SearchQuery
 from archiver.submissions import Submitter, submit_captures
-from archiver.web import create_app
 from storage import open_storage
 from tests.fixture_site import PLAIN_TEXT
 from tests.pywb_replay import pywb_replay, require_pywb
@@ -30,17 +29,6 @@ from workers.context import build_context
 
 WACZ_CLI = Path(sys.executable).with_name("wacz")
 INDEX = "indexes/index.cdxj"
-
-
-@pytest.fixture
-def app(settings):
-    migrate(settings.database_url)
-    return create_app(settings)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 @pytest.fixture

@@ -15,21 +15,9 @@ from archiver.models import Capture, Watch, WatchRun
 from archiver.watches import WatchListError, export_list, import_list
 from archiver.watches.watchlist import parse
 from tests.conftest import form_token
-from archiver.web import create_app
 from tests.conftest import REPO
 
 ARCHIVER = Path(sys.executable).parent / "archiver"
-
-
-@pytest.fixture
-def app(settings):
-    migrate(settings.database_url)
-    return create_app(settings)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 def test_api_create_list_get_edit_pause_resume_delete(client, fixture_site):
