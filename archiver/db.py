@@ -1,7 +1,8 @@
 """Database engine, sessions and migrations for the catalogue."""
 from __future__ import annotations
 
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterator
 
@@ -57,8 +58,21 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    with factory() as session, session.begin():
+    lock = _writer_lock(factory.kw.get("bind"))
+    with lock, factory() as session, session.begin():
         yield session
+
+
+_WRITER_LOCKS: dict[int, threading.RLock] = {}
+
+
+def _writer_lock(engine):
+    """SQLite has one writer at a time. Threads of one process that wait for it in SQLite's
+    busy handler sleep in growing steps and can starve; waiting on a lock of our own
+    instead serves them in turn (web threads under load). Other databases need none."""
+    if engine is None or engine.dialect.name != "sqlite":
+        return nullcontext()
+    return _WRITER_LOCKS.setdefault(id(engine), threading.RLock())
 
 
 def alembic_config(url: str) -> Config:

@@ -88,7 +88,7 @@ def store_captures(session: Session, urls: Sequence[str], note: str | None, subm
     session.flush()
     agent = {"kind": submitter.source, "user": submitter.submitted_by, "remote_addr": submitter.remote_addr}
     for capture in captures:      # in the same transaction: no capture without its event
-        ledger.append(session, "submitted", agent, {"url": capture.requested_url, "note": capture.note,
+        ledger.append_later(session, "submitted", agent, {"url": capture.requested_url, "note": capture.note,
                                                     "watch_id": watch_id}, capture_id=capture.id, now=now)
     return captures
 

@@ -146,3 +146,49 @@ def test_a_forged_head_is_refused(log):
     fill(sessions, key, 5)
     tamper(sessions, update(LedgerHead).values(timestamp_ms=LedgerHead.timestamp_ms - 86_400_000))
     assert any("signature" in p for p in problems(sessions, key))
+
+
+def test_events_written_later_are_sequenced_in_order_by_the_next_append_or_head(log):
+    from archiver.ledger.log import append_later, sequence
+    from archiver.ledger.models import LedgerPending
+    sessions, key = log
+    record(sessions, "stored", AGENT, {"n": 0})
+    with transaction(sessions) as session:
+        for n in (1, 2):
+            append_later(session, "submitted", AGENT, {"n": n}, capture_id=n)
+    with sessions() as session:
+        assert session.query(LedgerEntry).count() == 1 and session.query(LedgerPending).count() == 2
+    record(sessions, "fetched", AGENT, {"n": 3})        # takes the waiting ones first
+    with transaction(sessions) as session:
+        append_later(session, "submitted", AGENT, {"n": 4})
+    head = sign_current_head(sessions, key)             # and signing takes the rest
+    assert head.size == 5 and sequence(sessions) == 5
+    with sessions() as session:
+        assert [e.details["n"] for e in session.query(LedgerEntry).order_by(LedgerEntry.position)] == [0, 1, 2, 3, 4]
+        assert session.query(LedgerPending).count() == 0
+        assert check_log(session, key.public_key()).ok
+
+
+def test_concurrent_later_writes_and_appends_leave_no_gaps(log):
+    from archiver.ledger.log import append_later
+    sessions, key = log
+    barrier = threading.Barrier(4)
+
+    def writer(w):
+        barrier.wait()
+        for i in range(10):
+            if w % 2:
+                with transaction(sessions) as session:
+                    append_later(session, "submitted", AGENT, {"w": w, "i": i})
+            else:
+                record(sessions, "fetched", AGENT, {"w": w, "i": i})
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sign_current_head(sessions, key).size == 40
+    with sessions() as session:
+        positions = [e.position for e in session.query(LedgerEntry).order_by(LedgerEntry.position)]
+        assert positions == list(range(40)) and check_log(session, key.public_key()).ok

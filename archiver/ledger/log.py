@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable
 
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from archiver.db import transaction
 from archiver.ledger.keys import (HeadSignatureError, TreeHead, sign_head, verify_head)
 from archiver.ledger.merkle import consistency_proof, inclusion_proof, leaf_hash, root
-from archiver.ledger.models import LedgerEntry, LedgerHead
+from archiver.ledger.models import LedgerEntry, LedgerHead, LedgerPending
 
 APPEND_LOCK = 0x6172636869766572      # "archiver": the PostgreSQL advisory lock for appends
 APPEND_TRIES = 20
@@ -39,25 +39,69 @@ def entry_bytes(entry: LedgerEntry) -> bytes:
                      entry.details)
 
 
-def append(session: Session, event: str, agent: dict, details: dict | None = None,
-           capture_id: int | None = None, now: datetime | None = None) -> LedgerEntry:
-    """Add an entry inside the caller's transaction (so an event and the change it records
-    commit together). On PostgreSQL the transaction holds the append lock until it ends."""
+def _take_append_lock(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})
     else:
         # SQLite: take the write lock before reading the last position (a write statement
         # takes it even when it changes nothing), so no other writer can append in between.
         session.execute(text("UPDATE ledger_heads SET size = size WHERE id = -1"))
-    position = session.scalar(select(func.coalesce(func.max(LedgerEntry.position) + 1, 0)))
-    recorded_at = now or datetime.now(timezone.utc)
-    details = dict(details or {})
+
+
+def _add_entry(session: Session, position: int, recorded_at: datetime, event: str, agent: dict,
+               details: dict, capture_id: int | None) -> LedgerEntry:
     entry = LedgerEntry(position=position, recorded_at=recorded_at, event=event, capture_id=capture_id,
-                        agent=agent, details=details)
+                        agent=agent, details=dict(details or {}))
     entry.leaf_hash = leaf_hash(entry_bytes(entry))
     session.add(entry)
+    return entry
+
+
+def _sequence_pending(session: Session, position: int) -> int:
+    """Give the waiting events the next positions, in the order they were written; the
+    caller holds the append lock. Returns the next free position."""
+    waiting = session.scalars(select(LedgerPending).order_by(LedgerPending.id)).all()
+    for row in waiting:
+        _add_entry(session, position, row.recorded_at, row.event, row.agent, row.details, row.capture_id)
+        position += 1
+    if waiting:
+        session.execute(delete(LedgerPending).where(LedgerPending.id <= waiting[-1].id))
+    return position
+
+
+def _lock_and_sequence(session: Session) -> int:
+    """Take the append lock, sequence the waiting events; returns the next free position."""
+    _take_append_lock(session)
+    position = session.scalar(select(func.coalesce(func.max(LedgerEntry.position) + 1, 0)))
+    return _sequence_pending(session, position)
+
+
+def append(session: Session, event: str, agent: dict, details: dict | None = None,
+           capture_id: int | None = None, now: datetime | None = None) -> LedgerEntry:
+    """Add an entry inside the caller's transaction (so an event and the change it records
+    commit together). Events waiting to be sequenced go first. On PostgreSQL the
+    transaction holds the append lock until it ends."""
+    position = _lock_and_sequence(session)
+    entry = _add_entry(session, position, now or datetime.now(timezone.utc), event, agent,
+                       details or {}, capture_id)
     session.flush()
     return entry
+
+
+def append_later(session: Session, event: str, agent: dict, details: dict | None = None,
+                 capture_id: int | None = None, now: datetime | None = None) -> None:
+    """Write an event in the caller's transaction without taking the append lock: it gets
+    its position when the log is next appended to or signed. For the busiest path (every
+    submission), so concurrent submissions do not queue behind one another."""
+    session.execute(insert(LedgerPending).values(
+        recorded_at=now or datetime.now(timezone.utc), event=event, capture_id=capture_id,
+        agent=agent, details=dict(details or {})))
+
+
+def sequence(sessions: sessionmaker[Session]) -> int:
+    """Give every waiting event its position now; returns the log's size."""
+    with transaction(sessions) as session:
+        return _lock_and_sequence(session)
 
 
 def record(sessions: sessionmaker[Session], event: str, agent: dict, details: dict | None = None,
@@ -83,8 +127,10 @@ def leaf_hashes(session: Session, size: int | None = None) -> list[bytes]:
 
 
 def sign_current_head(sessions: sessionmaker[Session], key, now: datetime | None = None) -> TreeHead:
-    """Sign the log as it is now and keep the head."""
+    """Sign the log as it is now (waiting events sequenced first) and keep the head."""
     with transaction(sessions) as session:
+        _lock_and_sequence(session)
+        session.flush()
         leaves = leaf_hashes(session)
         stamp = int((now or datetime.now(timezone.utc)).timestamp() * 1000)
         head = sign_head(key, len(leaves), root(leaves), stamp)

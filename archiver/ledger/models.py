@@ -31,3 +31,15 @@ class LedgerHead(Base):
     root: Mapped[bytes] = mapped_column(LargeBinary(32))
     timestamp_ms: Mapped[int] = mapped_column(BigInteger)
     signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+
+
+class LedgerPending(Base):
+    """An event written but not yet given its position (archiver.ledger.log.append_later)."""
+    __tablename__ = "ledger_pending"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    event: Mapped[str] = mapped_column(String(32))
+    capture_id: Mapped[int | None] = mapped_column(Integer)
+    agent: Mapped[dict] = mapped_column(JSON)
+    details: Mapped[dict] = mapped_column(JSON)
