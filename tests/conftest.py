@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,38 @@ def app(settings):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@contextmanager
+def capture_contexts():
+    """make(settings) -> a worker's CaptureContext on a migrated catalogue; all are closed
+    (WARCs sealed, pooled connections dropped) when the block ends."""
+    from archiver.db import migrate
+    from workers.context import build_context
+    made = []
+
+    def make(settings: Settings):
+        migrate(settings.database_url)
+        ctx = build_context(settings)
+        made.append(ctx)
+        return ctx
+
+    try:
+        yield make
+    finally:
+        for ctx in made:
+            ctx.writer.close()
+            ctx.sessions.kw["bind"].dispose()     # no pooled connection outlives the test database
+
+
+@pytest.fixture
+def make_ctx(settings):
+    """make_ctx(**overrides): a capture context on the test's settings, changed as given."""
+    with capture_contexts() as make:
+        yield lambda **overrides: make(settings.with_overrides(**overrides) if overrides else settings)
+
+
+@pytest.fixture
+def ctx(make_ctx):
+    """A capture context on the test's settings."""
+    return make_ctx()

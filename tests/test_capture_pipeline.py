@@ -22,27 +22,6 @@ from tests.conftest import make_settings
 from workers.context import build_context
 
 
-@pytest.fixture
-def make_ctx(settings):
-    contexts = []
-
-    def make(**overrides):
-        s = settings.with_overrides(**overrides) if overrides else settings
-        migrate(s.database_url)
-        ctx = build_context(s)
-        contexts.append(ctx)
-        return ctx
-
-    yield make
-    for ctx in contexts:
-        ctx.writer.close()
-
-
-@pytest.fixture
-def ctx(make_ctx):
-    return make_ctx()
-
-
 def submit(ctx, url: str) -> int:
     [capture] = submit_captures(ctx.sessions, [url], None, Submitter("cli", "tester"), lambda _id: None)
     return capture.id

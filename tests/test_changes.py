@@ -22,7 +22,7 @@ from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.capture import run_capture
-from archiver.db import migrate, transaction
+from archiver.db import transaction
 from archiver.models import Capture, WebhookDelivery
 from archiver.replay import capture_timestamp, replay_url, timemap_url
 from archiver.submissions import Submitter, store_captures, submit_captures
@@ -30,11 +30,10 @@ from archiver.warc import verify_warc_file
 from archiver.watches.service import create_watch
 from archiver.web import create_app, services
 from archiver.webhooks import HEADER, deliver, verify
-from tests.conftest import make_settings
+from tests.conftest import capture_contexts, make_settings
 from tests.pywb_replay import pywb_replay, require_pywb
 from tests.replay_server import free_port, replay_server
 from tests.webhook_receiver import WebhookReceiver
-from workers.context import build_context
 
 TIMEOUT = 30
 UNCHANGED_BUDGET = 2048      # bytes of WARC an unchanged recapture may cost
@@ -56,19 +55,9 @@ def settings_for(data_dir: Path, fixture_site, *allow: str, **env):
 @pytest.fixture
 def make_ctx(data_dir, fixture_site, database_url):
     """Contexts on SQLite and on PostgreSQL (conftest's `database_url`)."""
-    contexts = []
-
-    def make(*allow: str, **env):
-        settings = settings_for(data_dir, fixture_site, *allow, DATABASE_URL=database_url, **env)
-        migrate(settings.database_url)
-        ctx = build_context(settings)
-        contexts.append(ctx)
-        return ctx
-
-    yield make
-    for ctx in contexts:
-        ctx.writer.close()
-        ctx.sessions.kw["bind"].dispose()
+    with capture_contexts() as make:
+        yield lambda *allow, **env: make(settings_for(data_dir, fixture_site, *allow,
+                                                      DATABASE_URL=database_url, **env))
 
 
 @pytest.fixture

@@ -15,24 +15,15 @@ import pytest
 from sqlalchemy import select, update
 
 from archiver.capture import run_capture
-from archiver.db import migrate, transaction
+from archiver.db import transaction
 from archiver.evidence import UnknownCapture, verify_capture, write_bundle
 from archiver.ledger.models import LedgerEntry
 from archiver.models import CaptureRecord
 from archiver.submissions import Submitter, submit_captures
 from archiver.verifier import verify_bundle
-from workers.context import build_context
 
 BIN = Path(sys.executable).parent
 AGENT = {"kind": "test", "user": "tester"}
-
-
-@pytest.fixture
-def ctx(settings):
-    migrate(settings.database_url)
-    context = build_context(settings)
-    yield context
-    context.writer.close()
 
 
 def capture(ctx, url: str) -> int:

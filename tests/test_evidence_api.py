@@ -15,7 +15,7 @@ from lxml import etree
 from sqlalchemy import select, update
 
 from archiver.capture import run_capture
-from archiver.db import migrate, transaction
+from archiver.db import transaction
 from archiver.ledger import verify_consistency, verify_inclusion
 from archiver.ledger.keys import TreeHead, load_or_create_key, load_public_key, verify_head
 from archiver.ledger.log import sign_current_head
@@ -24,19 +24,10 @@ from archiver.ledger.models import LedgerEntry
 from archiver.models import CaptureRecord
 from archiver.submissions import Submitter, submit_captures
 from archiver.web import create_app
-from workers.context import build_context
 
 BIN = Path(sys.executable).parent
 PREMIS = "{http://www.loc.gov/premis/v3}"
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
-
-
-@pytest.fixture
-def ctx(settings):
-    migrate(settings.database_url)
-    context = build_context(settings)
-    yield context
-    context.writer.close()
 
 
 @pytest.fixture

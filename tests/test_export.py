@@ -17,7 +17,6 @@ import requests
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.capture import run_capture
-from archiver.db import migrate
 from archiver.export import (MAX_SEARCH_CAPTURES, NothingToPackage, TooManyMatches, WaczWriter,
                              load_captures, matching_capture_ids)
 from archiver.search import SearchQuery
@@ -25,18 +24,9 @@ from archiver.submissions import Submitter, submit_captures
 from storage import open_storage
 from tests.fixture_site import PLAIN_TEXT
 from tests.pywb_replay import pywb_replay, require_pywb
-from workers.context import build_context
 
 WACZ_CLI = Path(sys.executable).with_name("wacz")
 INDEX = "indexes/index.cdxj"
-
-
-@pytest.fixture
-def ctx(settings):
-    migrate(settings.database_url)
-    context = build_context(settings)
-    yield context
-    context.writer.close()
 
 
 def capture(ctx, url: str) -> int:

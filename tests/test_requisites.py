@@ -125,23 +125,6 @@ def test_css_scanner_finds_imports_fonts_and_images_but_not_comments():
 
 # --- a capture with its requisites ------------------------------------------------------
 
-@pytest.fixture
-def make_ctx(settings):
-    contexts = []
-
-    def make(**overrides):
-        s = settings.with_overrides(**overrides) if overrides else settings
-        migrate(s.database_url)
-        ctx = build_context(s)
-        contexts.append(ctx)
-        return ctx
-
-    yield make
-    for ctx in contexts:
-        ctx.writer.close()
-        ctx.sessions.kw["bind"].dispose()     # no pooled connection outlives the test database
-
-
 def capture(ctx, url: str) -> Capture:
     [submitted] = submit_captures(ctx.sessions, [url], None, Submitter("cli", "tester"), lambda _id: None)
     run_capture(ctx, submitted.id, task_id="test")

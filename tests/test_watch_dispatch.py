@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import func, select
 
 from archiver.capture import run_capture
-from archiver.db import migrate, transaction
+from archiver.db import transaction
 from archiver.models import Capture, Watch, WatchRun
 from archiver.watches import create_watch, dispatch, next_slot, update_watch
 from archiver.watches.robots import RobotsRules
 from tests.fixture_site import FixtureSite
-from workers.context import build_context
+from tests.conftest import capture_contexts
 
 UTC = timezone.utc
 
@@ -30,19 +30,9 @@ def no_robots(url, settings):
 
 @pytest.fixture
 def make_ctx(settings, database_url):
-    contexts = []
-
-    def make(**overrides):
-        s = settings.with_overrides(database_url=database_url, **overrides)
-        migrate(s.database_url)
-        ctx = build_context(s)
-        contexts.append(ctx)
-        return ctx
-
-    yield make
-    for ctx in contexts:
-        ctx.writer.close()
-        ctx.sessions.kw["bind"].dispose()
+    """Capture contexts on SQLite and on PostgreSQL (conftest's `database_url`)."""
+    with capture_contexts() as make:
+        yield lambda **overrides: make(settings.with_overrides(database_url=database_url, **overrides))
 
 
 @pytest.fixture
