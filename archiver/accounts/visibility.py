@@ -64,3 +64,10 @@ def may_restrict(viewer: Viewer, capture: Capture, kind: str,
     if owner_of(capture.submitted_by) != viewer.email and (current is None or current.owner != viewer.email):
         return "an archivist may make private only the captures they submitted"
     return None
+
+
+def capture_and_restriction(session: Session, viewer: Viewer, capture_id: int):
+    """(capture, its current restriction or None) for a change of its visibility; the
+    capture is None when it does not exist or `viewer` may not see it."""
+    capture = session.scalars(visible(select(Capture), viewer).where(Capture.id == capture_id)).first()
+    return capture, (session.get(CaptureRestriction, capture_id) if capture is not None else None)

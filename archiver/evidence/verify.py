@@ -118,11 +118,8 @@ def verify_capture(sessions: sessionmaker[Session], settings: Settings, storage:
             if (getattr(rec, field) or None) != (result[field] or None):
                 catalogue.append(f"{rec.record_type} record {rec.record_id}: its {field.replace('_', ' ')} "
                                  f"is {result[field]}, the catalogue recorded {getattr(rec, field)}")
-    if problems:
-        report.failed("record digests", "; ".join(problems))
-    else:
-        report.passed("record digests", f"{len(records)} records read back; every block and payload "
-                                        "digest recomputed and matching")
+    report.judge("record digests", problems, f"{len(records)} records read back; every block and payload "
+                                             "digest recomputed and matching")
     if catalogue or len(found) < len(records):
         unread = len(records) - len(found)
         report.failed("records against the catalogue", "; ".join(

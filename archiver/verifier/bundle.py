@@ -102,11 +102,8 @@ def _check_package(zf, names: set[str], package: dict, report: Report) -> None:
     actual = f"sha256:{hashlib.sha256(zf.read(layout.DATAPACKAGE)).hexdigest()}"
     if digest.get("hash") != actual:
         problems.append(f"datapackage.json hashes to {actual}; datapackage-digest.json says {digest.get('hash')}")
-    if problems:
-        report.failed("package hashes", "; ".join(problems))
-    else:
-        report.passed("package hashes", f"{len(listed)} files match datapackage.json, and it matches "
-                                        "datapackage-digest.json")
+    report.judge("package hashes", problems, f"{len(listed)} files match datapackage.json, and it matches "
+                                             "datapackage-digest.json")
 
 
 def _check_signature(zf, package: dict, report: Report):
@@ -169,11 +166,8 @@ def _check_records(zf, names: set[str], report: Report) -> dict[str, dict]:
             problems.append(f"{name} cannot be read to its end: {type(exc).__name__}: {exc}")
     if not warcs:
         problems.append("the package holds no WARC file in archive/")
-    if problems:
-        report.failed("record digests", "; ".join(problems))
-    else:
-        report.passed("record digests", f"{len(found)} records in {len(warcs)} WARC file(s): every block "
-                                        "and payload digest recomputed and matching")
+    report.judge("record digests", problems, f"{len(found)} records in {len(warcs)} WARC file(s): every block "
+                                             "and payload digest recomputed and matching")
     return found
 
 
@@ -204,10 +198,7 @@ def _check_entries(zf, names: set[str], report: Report) -> list[dict]:
         entries.append(entry)
     if not entries:
         problems.append("the package holds no log entries")
-    if problems:
-        report.failed("log entries", "; ".join(problems))
-    else:
-        report.passed("log entries", f"{len(entries)} entries; each one's leaf hash recomputed from its bytes")
+    report.judge("log entries", problems, f"{len(entries)} entries; each one's leaf hash recomputed from its bytes")
     return entries
 
 
@@ -237,11 +228,8 @@ def _check_records_against_log(package: dict, records: dict[str, dict], entries:
         if logged["_capture"] in captures and rec_id not in records:
             problems.append(f"the log lists the {logged.get('type')} record {rec_id} of capture "
                             f"{logged['_capture']}, but it is not in the package")
-    if problems:
-        report.failed("records against the log", "; ".join(problems))
-    else:
-        report.passed("records against the log", f"all {len(records)} records are the ones the log recorded, "
-                                                 "with the same digests")
+    report.judge("records against the log", problems, f"all {len(records)} records are the ones the log recorded, "
+                                                      "with the same digests")
 
 
 def _check_head(zf, names: set[str], bundled_key, pinned_key_pem: bytes | None, report: Report):
@@ -303,8 +291,5 @@ def _check_inclusion(zf, names: set[str], entries: list[dict], head, report: Rep
             problems.append(f"entry {position} ({entry.get('event')}): {exc}")
     if not entries:
         problems.append("there are no entries to prove")
-    if problems:
-        report.failed("inclusion proofs", "; ".join(problems))
-    else:
-        report.passed("inclusion proofs", f"all {len(entries)} entries are in the signed log of "
-                                          f"{head.size} entries")
+    report.judge("inclusion proofs", problems, f"all {len(entries)} entries are in the signed log of "
+                                               f"{head.size} entries")

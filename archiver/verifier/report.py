@@ -28,6 +28,14 @@ class Report:
     def failed(self, name: str, detail: str) -> None:
         self.checks.append(Check(name, False, detail))
 
+    def judge(self, name: str, problems: list[str], passed_detail: str) -> bool:
+        """Failed with every problem found, or passed with `passed_detail`; returns which."""
+        if problems:
+            self.failed(name, "; ".join(problems))
+            return False
+        self.passed(name, passed_detail)
+        return True
+
     def failures(self) -> list[Check]:
         return [c for c in self.checks if not c.ok]
 

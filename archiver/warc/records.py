@@ -269,6 +269,19 @@ class PlannedRecord:
     requisite: bool = False
 
 
+def _exchange_fields(record_type: str, record_id: str, date: str, exchange: Exchange) -> list:
+    return [("WARC-Type", record_type), ("WARC-Record-ID", record_id), ("WARC-Date", date),
+            ("WARC-Target-URI", exchange.url), ("WARC-IP-Address", exchange.ip or None)]
+
+
+def _request_record(exchange: Exchange, date: str, request_id: str, response_id: str | None):
+    """The request exactly as sent, concurrent to its response (when one came)."""
+    return verbatim_http_record(
+        "request", _exchange_fields("request", request_id, date, exchange)
+        + [("WARC-Concurrent-To", response_id)],
+        io.BytesIO(exchange.request_bytes), len(exchange.request_bytes))
+
+
 def requisite_records(results: list[FetchResult], new_id: Callable[[], str]) -> list[PlannedRecord]:
     """`response` then `request` for every answered hop of every requisite, in order.
 
@@ -283,22 +296,10 @@ def requisite_records(results: list[FetchResult], new_id: Callable[[], str]) -> 
                 continue
             date = warc_date(exchange.started_at)
             response_id, request_id = new_id(), new_id()
-            response = verbatim_http_record("response", [
-                ("WARC-Type", "response"),
-                ("WARC-Record-ID", response_id),
-                ("WARC-Date", date),
-                ("WARC-Target-URI", exchange.url),
-                ("WARC-IP-Address", exchange.ip or None),
-                ("WARC-Truncated", exchange.truncated or None),
-            ], exchange.response_file, length)
-            request = verbatim_http_record("request", [
-                ("WARC-Type", "request"),
-                ("WARC-Record-ID", request_id),
-                ("WARC-Date", date),
-                ("WARC-Target-URI", exchange.url),
-                ("WARC-IP-Address", exchange.ip or None),
-                ("WARC-Concurrent-To", response_id),
-            ], io.BytesIO(exchange.request_bytes), len(exchange.request_bytes))
+            response = verbatim_http_record(
+                "response", _exchange_fields("response", response_id, date, exchange)
+                + [("WARC-Truncated", exchange.truncated or None)], exchange.response_file, length)
+            request = _request_record(exchange, date, request_id, response_id)
             planned.append(PlannedRecord(response, "response", exchange.url, response_id, None, True))
             planned.append(PlannedRecord(request, "request", exchange.url, request_id, response_id,
                                          True))
@@ -330,13 +331,7 @@ def plan_capture(capture: CaptureRecords, builder: Sha256WARCWriter, new_id: Cal
         if length:
             response_id = new_id()
             as_revisit = capture.revisit is not None and number == last_answered
-            fields = [
-                ("WARC-Type", "revisit" if as_revisit else "response"),
-                ("WARC-Record-ID", response_id),
-                ("WARC-Date", date),
-                ("WARC-Target-URI", exchange.url),
-                ("WARC-IP-Address", exchange.ip or None),
-            ]
+            fields = _exchange_fields("revisit" if as_revisit else "response", response_id, date, exchange)
             if as_revisit:
                 record = revisit_record(fields, exchange.response_file, length, capture.revisit)
                 planned.append(PlannedRecord(record, "revisit", exchange.url, response_id,
@@ -349,14 +344,7 @@ def plan_capture(capture: CaptureRecords, builder: Sha256WARCWriter, new_id: Cal
             final_response = (response_id, exchange)
         if exchange.request_bytes:
             request_id = new_id()
-            record = verbatim_http_record("request", [
-                ("WARC-Type", "request"),
-                ("WARC-Record-ID", request_id),
-                ("WARC-Date", date),
-                ("WARC-Target-URI", exchange.url),
-                ("WARC-IP-Address", exchange.ip or None),
-                ("WARC-Concurrent-To", response_id),
-            ], io.BytesIO(exchange.request_bytes), len(exchange.request_bytes))
+            record = _request_record(exchange, date, request_id, response_id)
             planned.append(PlannedRecord(record, "request", exchange.url, request_id, response_id))
     planned.extend(requisite_records(capture.requisites, new_id))
 

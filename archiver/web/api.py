@@ -197,13 +197,19 @@ def wacz_response(package: PackageFile, filename: str) -> Response:
         raise
 
 
-@bp.get("/captures/<id:capture_id>/wacz")
-def get_wacz(capture_id: int):
+def load_packable(capture_id: int) -> Capture:
+    """The capture, when the viewer may see it and it has records to package (else 404, 409)."""
     capture = _load(capture_id)
     try:
         check_packable(capture)
     except NothingToPackage as exc:
         abort(409, description=str(exc))
+    return capture
+
+
+@bp.get("/captures/<id:capture_id>/wacz")
+def get_wacz(capture_id: int):
+    capture = load_packable(capture_id)
     svc = services()
     url = capture.final_url or capture.requested_url
     package = wacz_tempfile([capture], svc.settings, svc.storage,
@@ -228,11 +234,9 @@ def restriction(capture_id: int):
         if not isinstance(payload, dict) or set(payload) - RESTRICTION_FIELDS:
             return _error(400, 'send JSON {"kind": "private" or "taken_down", "reason": "why"}')
     with transaction(services().sessions) as session:
-        capture = session.scalars(visibility.visible(select(Capture), who)
-                                  .where(Capture.id == capture_id)).first()
+        capture, current = visibility.capture_and_restriction(session, who, capture_id)
         if capture is None:
             abort(404, description=f"no capture with id {capture_id}")
-        current = session.get(CaptureRestriction, capture_id)
         if request.method == "GET":
             return jsonify(restriction_json(capture_id, current))
         kind = payload.get("kind") if request.method == "PUT" else None

@@ -20,13 +20,12 @@ from sqlalchemy import select
 
 from archiver.evidence import bundle_tempfile, premis_xml, prov_document, verify_capture
 from archiver.evidence.describe_capture import load_description
-from archiver.export import NothingToPackage, check_packable
 from archiver.ledger.keys import TreeHead, load_or_create_key, public_key_pem
 from archiver.ledger.log import consistency, entry_bytes, inclusion, latest_head
 from archiver.ledger.models import LedgerEntry, LedgerHead
 from archiver.models import CaptureRecord, WarcFile
 from archiver.web import MAX_ROW_ID, services
-from archiver.web.api import _load, wacz_response
+from archiver.web.api import _load, load_packable, wacz_response
 from archiver.web.downloads import requester_agent
 
 bp = Blueprint("evidence_api", __name__, url_prefix="/api/v1")
@@ -123,11 +122,7 @@ def capture_verify(capture_id: int):
 
 @bp.get("/captures/<id:capture_id>/bundle")
 def capture_bundle(capture_id: int):
-    capture = _load(capture_id)
-    try:
-        check_packable(capture)
-    except NothingToPackage as exc:
-        abort(409, description=str(exc))
+    load_packable(capture_id)
     svc = services()
     package = bundle_tempfile(svc.sessions, svc.settings, svc.storage, capture_id, requester_agent())
     return wacz_response(package, f"capture-{capture_id}-evidence.wacz")

@@ -84,11 +84,9 @@ def about():
 def _restriction_change(capture_id: int, change) -> None:
     who = viewer()
     with transaction(services().sessions) as session:
-        capture = session.scalars(visibility.visible(select(Capture), who)
-                                  .where(Capture.id == capture_id)).first()
+        capture, current = visibility.capture_and_restriction(session, who, capture_id)
         if capture is None:
             abort(404, description=f"no capture with id {capture_id}")
-        current = session.get(CaptureRestriction, capture_id)
         kind = request.form.get("kind") if change is restrict else None
         refused = visibility.may_restrict(who, capture, kind, current)
         if refused:
