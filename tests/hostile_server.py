@@ -45,6 +45,7 @@ class HostileServer:
         self.port = self.sock.getsockname()[1]
         self._bomb_bytes = b""
         self._bomb_ready = threading.Event()     # built in the background: it takes seconds
+        self._bomb_started = False
         self.seen: dict[str, int] = {}      # requests per path, query included
         self._lock = threading.Lock()
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -57,7 +58,6 @@ class HostileServer:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def __enter__(self) -> "HostileServer":
-        threading.Thread(target=self._build_bomb, daemon=True).start()
         self.thread.start()
         return self
 
@@ -107,6 +107,11 @@ class HostileServer:
         conn.sendall(_head(headers=[("Content-Encoding", "gzip, gzip, gzip")], length=len(body)) + body)
 
     def wait_for_bomb(self, timeout: float = 120) -> None:
+        """Build the bomb (seconds of CPU, so only for the tests that ask) and wait for it."""
+        with self._lock:
+            if not self._bomb_started:
+                self._bomb_started = True
+                threading.Thread(target=self._build_bomb, daemon=True).start()
         if not self._bomb_ready.wait(timeout):
             raise RuntimeError("the decompression bomb was not built in time")
 
@@ -115,7 +120,7 @@ class HostileServer:
         self._bomb_ready.set()
 
     def _bomb(self, conn) -> None:
-        self._bomb_ready.wait(120)
+        self.wait_for_bomb()
         body = self._bomb_bytes
         conn.sendall(_head(headers=[("Content-Encoding", "gzip")], length=len(body)) + body)
 
