@@ -192,3 +192,20 @@ def test_concurrent_later_writes_and_appends_leave_no_gaps(log):
     with sessions() as session:
         positions = [e.position for e in session.query(LedgerEntry).order_by(LedgerEntry.position)]
         assert positions == list(range(40)) and check_log(session, key.public_key()).ok
+
+
+def test_a_head_is_needed_only_when_the_log_grew(log):
+    from archiver.ledger.log import append_later, grown_since_head
+    sessions, key = log
+    with sessions() as session:
+        assert grown_since_head(session)                 # no head at all yet
+    fill(sessions, key, 5)                               # signs at 5
+    with sessions() as session:
+        assert not grown_since_head(session)
+    with transaction(sessions) as session:
+        append_later(session, "submitted", AGENT, {})
+    with sessions() as session:
+        assert grown_since_head(session)                 # a waiting event counts
+    sign_current_head(sessions, key)
+    with sessions() as session:
+        assert not grown_since_head(session)

@@ -79,15 +79,14 @@ def audit_storage() -> str:
 
 @shared_task(name="archiver.sign_log_head", ignore_result=True)
 def sign_log_head() -> int:
-    """Sign the evidence log's head when it has grown since the last signed head."""
+    """Sign the evidence log's head when it has grown since the last signed head; returns
+    the new head's size (0 when nothing was signed)."""
     from archiver.ledger.keys import load_or_create_key
-    from archiver.ledger.log import latest_head, leaf_hashes, sign_current_head
+    from archiver.ledger.log import grown_since_head, sign_current_head
     ctx = worker_context()
     with ctx.sessions() as session:
-        head = latest_head(session)
-        size = len(leaf_hashes(session))
-    if head is not None and head.size == size:
-        return size
+        if not grown_since_head(session):
+            return 0
     return sign_current_head(ctx.sessions, load_or_create_key(ctx.settings.data_dir)).size
 
 

@@ -139,6 +139,14 @@ def sign_current_head(sessions: sessionmaker[Session], key, now: datetime | None
         return head
 
 
+def grown_since_head(session: Session) -> bool:
+    """Whether the log holds entries (or waiting events) that no signed head covers."""
+    head = latest_head(session)
+    size = session.scalar(select(func.count()).select_from(LedgerEntry))
+    waiting = session.scalar(select(func.count()).select_from(LedgerPending))
+    return head is None or bool(waiting) or head.size != size
+
+
 def latest_head(session: Session) -> TreeHead | None:
     row = session.scalars(select(LedgerHead).order_by(LedgerHead.size.desc(), LedgerHead.id.desc())).first()
     return _head(row) if row else None
