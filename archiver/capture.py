@@ -14,6 +14,7 @@ from typing import Callable
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from archiver.browser import better_text, browser_facts, browser_harvest, browser_resources, fetch_page
 from archiver.changes import compare, previous_capture
 from archiver.config import Settings
 from archiver.db import transaction
@@ -117,7 +118,7 @@ def run_capture(ctx: CaptureContext, capture_id: int, task_id: str | None = None
               "(the worker may have been killed while capturing this page)")
         return Outcome(capture_id, FAILED, ran=True)
 
-    result = ctx.fetcher(capture.requested_url, ctx.settings)
+    result = fetch_page(ctx.fetcher, ctx.settings, capture)   # by its mode: plain, or in a browser
     try:
         return _finish(ctx, capture, result)
     finally:
@@ -137,10 +138,15 @@ def _finish(ctx: CaptureContext, capture: Capture, result: FetchResult) -> Outco
 
     fetched_at = _now()
     final = answered[-1]
-    extraction = _extract(ctx.settings, final)
+    extraction = better_text(ctx.settings, result, _extract(ctx.settings, final))
     _apply_fetch(capture, result, final, fetched_at, extraction)
     revisit = _compare_with_previous(ctx, capture, final) if not result.error_code else None
-    if revisit is None:
+    capture.browser = browser_facts(result)
+    harvest = browser_harvest(result)    # a browser capture: every request the page made
+    if harvest is not None:
+        capture.requisites = harvest.summary or None
+        revisit = capture.revisit_of = None   # its text is the rendered DOM's: written in full
+    elif revisit is None:
         # images, stylesheets, scripts, fonts, icons: same fetcher and guard; never fails the page
         harvest = collect_requisites(ctx.fetcher, ctx.settings, result)
         capture.requisites = harvest.summary or None
@@ -155,7 +161,7 @@ def _finish(ctx: CaptureContext, capture: Capture, result: FetchResult) -> Outco
                              provenance=_warc_provenance(capture, revisit),
                              text=document,
                              text_metadata=extraction.metadata if extraction else None,
-                             requisites=harvest.results)
+                             requisites=harvest.results, resources=browser_resources(result))
     try:
         written = ctx.writer.write_capture(records)   # returns only once the records are fsynced
     except OSError as exc:
@@ -271,7 +277,7 @@ FETCH_FIELDS = (
     "tls_cipher", "cert_sha256", "cert_subject", "cert_issuer", "cert_not_before",
     "cert_not_after", "http_status", "http_headers", "content_type", "payload_size",
     "payload_sha256", "truncated", "title", "text", "text_sha256", "text_reason",
-    "text_metadata", "extractor", "software", "requisites",
+    "text_metadata", "extractor", "software", "requisites", "browser",
 )
 
 

@@ -22,6 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("config", help="print the effective settings")
     web = sub.add_parser("web", help="serve the web app and API with gunicorn")
     web.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
+    web.add_argument("--threads", type=int, default=8, help="threads per worker process (default 8)")
     worker = sub.add_parser("worker", help="run a Celery worker (captures and maintenance)")
     worker.add_argument("--concurrency", type=int, help="default: ARCHIVER_WORKER_CONCURRENCY")
     worker.add_argument("--queues", default="capture,maintenance", metavar="KINDS",
@@ -34,13 +35,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     capture = sub.add_parser("capture", help="capture URLs and show progress until they finish")
     capture.add_argument("urls", nargs="+", metavar="URL")
     capture.add_argument("--note", help="why these are captured")
+    capture.add_argument("--mode", choices=("plain", "browser"),
+                         help="plain: one HTTP fetch; browser: load the page in headless Chromium "
+                              "(default: ARCHIVER_CAPTURE_MODE)")
     capture.add_argument("--no-wait", action="store_true", help="queue and return at once")
     capture.add_argument("--timeout", type=float, default=600, help="seconds to wait (default 600)")
 
-    from archiver import cli_accounts, cli_evidence, cli_watch
+    from archiver import cli_accounts, cli_evidence, cli_import, cli_watch
     cli_accounts.add_parser(sub)
     cli_watch.add_parser(sub)
     cli_evidence.add_parser(sub)
+    cli_import.add_parser(sub)
 
     args = parser.parse_args(argv)
     try:
@@ -56,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "token": cli_accounts.cmd_token,
         "audit": cli_evidence.cmd_audit, "log": cli_evidence.cmd_log,
         "verify": cli_evidence.cmd_verify, "bundle": cli_evidence.cmd_bundle,
-        "describe": cli_evidence.cmd_describe,
+        "describe": cli_evidence.cmd_describe, "import": cli_import.cmd_import,
     }[args.command]
     return handler(settings, args)
 
@@ -79,11 +84,11 @@ def cmd_config(settings: Settings, _args) -> int:
     return 0
 
 
-def _web_argv(settings: Settings, workers: int) -> list[str]:
+def _web_argv(settings: Settings, workers: int, threads: int = 8) -> list[str]:
     # threaded workers: a browser opens spare connections it may never send a request on
     # (preconnect); a sync worker waits on such a socket and serves nobody meanwhile
     return [sys.executable, "-m", "gunicorn", "--workers", str(workers),
-            "--worker-class", "gthread", "--threads", "8",
+            "--worker-class", "gthread", "--threads", str(threads),
             "--bind", f"{settings.host}:{settings.port}", "--access-logfile", "-",
             "archiver.web.wsgi:app"]
 
@@ -112,7 +117,7 @@ def _scheduler_argv(settings: Settings) -> list[str]:
 
 
 def cmd_web(settings: Settings, args) -> int:
-    os.execv(sys.executable, _web_argv(settings, args.workers))
+    os.execv(sys.executable, _web_argv(settings, args.workers, args.threads))
 
 
 def cmd_worker(settings: Settings, args) -> int:
@@ -227,7 +232,8 @@ def cmd_capture(settings: Settings, args) -> int:
         captures = submit_captures(sessions, args.urls, args.note,
                                    Submitter(source="cli", submitted_by=_user()),
                                    enqueue=lambda cid: send_capture(celery, cid),
-                                   max_urls=settings.max_urls_per_submission)
+                                   max_urls=settings.max_urls_per_submission,
+                                   mode=args.mode or settings.capture_mode)
     except SubmissionError as exc:
         print(f"archiver: {exc}", file=sys.stderr)
         return 2

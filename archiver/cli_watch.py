@@ -41,6 +41,8 @@ def _field_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--note")
     parser.add_argument("--owner", help="default: cli:USER when adding")
     parser.add_argument("--webhook", dest="webhook_url", help="URL for change alerts ('' removes it)")
+    parser.add_argument("--mode", choices=("plain", "browser"),
+                        help="how each run captures (default: ARCHIVER_CAPTURE_MODE at each run)")
     robots = parser.add_mutually_exclusive_group()
     robots.add_argument("--robots", dest="respect_robots", action="store_true", default=None,
                         help="honour robots.txt (the default for new watches)")
@@ -58,7 +60,8 @@ def _user() -> str:
 
 
 def _fields(args) -> dict:
-    names = ("url", "cron", "timezone", "note", "owner", "webhook_url", "respect_robots", "enabled")
+    names = ("url", "cron", "timezone", "note", "owner", "webhook_url", "respect_robots", "enabled",
+             "mode")
     return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
 
 

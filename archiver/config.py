@@ -18,6 +18,12 @@ from archiver import __version__
 DEFAULT_USER_AGENT = f"archiver/{__version__} (web archive; +{{contact}})"
 
 
+# WARC gzip engines and their levels (archiver/warc/compression.py): ISA-L has levels 0-3,
+# of which 0 barely compresses; 1-3 are also valid zlib levels (the WARC importer uses zlib).
+GZIP_LEVELS = {"isal": range(1, 4), "zlib": range(1, 10)}
+GZIP_DEFAULT_LEVELS = {"isal": 2, "zlib": 6}
+
+
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message says which and how to fix it."""
 
@@ -69,9 +75,20 @@ class Settings:
     webhook_max_attempts: int = 6
     webhook_backoff: float = 30.0          # first wait before a failed webhook is sent again
     dedup: str = "revisit"                 # archiver.dedup policy: "revisit" or "keep"
+    # browser-mode captures (archiver/browser, docs/browser-capture.md)
+    capture_mode: str = "plain"            # default mode of a submission: "plain" or "browser"
+    browser_path: str = "/usr/bin/chromium"
+    # seconds to load, scroll and settle a page after its fetch; never more than the task's soft
+    # time limit leaves (archiver/browser/budget.py)
+    browser_deadline: float = 60.0
+    browser_max_exchanges: int = 300       # requests the page may make that are fetched and archived
+    browser_max_bytes: int = 50 * 1024 * 1024      # bytes of all those responses together
+    browser_viewport: tuple[int, int] = (1280, 800)
     public_url: str = ""                   # the app's address in webhooks and feeds
     warc_roll_bytes: int = 1024 * 1024 * 1024
-    warc_gzip_level: int = 6
+    # gzip of WARC records: engine "isal" (levels 1-3) or "zlib" (1-9); docs/warc.md, Compression
+    warc_gzip_engine: str = "isal"
+    warc_gzip_level: int = 2
     worker_concurrency: int = 2
     task_soft_time_limit: int = 300
     task_time_limit: int = 360
@@ -105,6 +122,7 @@ class Settings:
         data_dir = Path(env.get("ARCHIVER_DATA_DIR", "./data")).expanduser().resolve()
         port = _int(env, "ARCHIVER_PORT", 8000, low=1, high=65535)
         contact = env.get("ARCHIVER_CONTACT_URL", f"http://127.0.0.1:{port}/about")
+        gzip_engine = (env.get("ARCHIVER_WARC_GZIP_ENGINE") or "isal").strip().lower()
         settings = cls(
             data_dir=data_dir,
             host=env.get("ARCHIVER_HOST", "127.0.0.1"),
@@ -149,9 +167,17 @@ class Settings:
             webhook_max_attempts=_int(env, "ARCHIVER_WEBHOOK_MAX_ATTEMPTS", 6, low=1, high=50),
             webhook_backoff=_float(env, "ARCHIVER_WEBHOOK_BACKOFF", 30.0),
             dedup=env.get("ARCHIVER_DEDUP") or "revisit",
+            capture_mode=env.get("ARCHIVER_CAPTURE_MODE") or "plain",
+            browser_path=env.get("ARCHIVER_BROWSER_PATH") or "/usr/bin/chromium",
+            browser_deadline=_float(env, "ARCHIVER_BROWSER_DEADLINE", 60.0),
+            browser_max_exchanges=_int(env, "ARCHIVER_BROWSER_MAX_EXCHANGES", 300, low=1, high=10_000),
+            browser_max_bytes=_int(env, "ARCHIVER_BROWSER_MAX_BYTES", 50 * 1024 * 1024, low=1),
+            browser_viewport=_viewport(env.get("ARCHIVER_BROWSER_VIEWPORT") or "1280x800"),
             public_url=(env.get("ARCHIVER_PUBLIC_URL") or f"http://{_url_host(env.get('ARCHIVER_HOST', '127.0.0.1'))}:{port}").rstrip("/"),
             warc_roll_bytes=_int(env, "ARCHIVER_WARC_ROLL_BYTES", 1024 * 1024 * 1024, low=1024),
-            warc_gzip_level=_int(env, "ARCHIVER_WARC_GZIP_LEVEL", 6, low=1, high=9),
+            warc_gzip_engine=gzip_engine,
+            warc_gzip_level=_int(env, "ARCHIVER_WARC_GZIP_LEVEL", GZIP_DEFAULT_LEVELS.get(gzip_engine, 6),
+                                 low=1, high=9),
             worker_concurrency=_int(env, "ARCHIVER_WORKER_CONCURRENCY", 2, low=1, high=256),
             task_soft_time_limit=_int(env, "ARCHIVER_TASK_SOFT_TIME_LIMIT", 300, low=1),
             task_time_limit=_int(env, "ARCHIVER_TASK_TIME_LIMIT", 360, low=1),
@@ -180,6 +206,16 @@ class Settings:
         return self.broker_url if urlsplit(self.broker_url).scheme in ("redis", "rediss") else ""
 
     def validate(self) -> None:
+        if self.warc_gzip_engine not in GZIP_LEVELS:
+            raise ConfigError(
+                f"ARCHIVER_WARC_GZIP_ENGINE={self.warc_gzip_engine!r} is not a gzip engine: use isal "
+                "(ISA-L, the default: several times faster) or zlib")
+        levels = GZIP_LEVELS[self.warc_gzip_engine]
+        if self.warc_gzip_level not in levels:
+            raise ConfigError(
+                f"ARCHIVER_WARC_GZIP_LEVEL={self.warc_gzip_level} is not a level of the "
+                f"{self.warc_gzip_engine} engine: use {levels.start} to {levels.stop - 1} "
+                f"(default {GZIP_DEFAULT_LEVELS[self.warc_gzip_engine]})")
         if self.anonymous_role not in ("none", "researcher", "archivist"):
             raise ConfigError(
                 f"ARCHIVER_ANONYMOUS_ROLE={self.anonymous_role!r} is not a role for visitors who are not "
@@ -241,6 +277,11 @@ class Settings:
                 f"ARCHIVER_REPLAY_PORT={self.replay_port} on {self.replay_host} is the web app's own "
                 "address: replay must be a separate origin, so archived scripts cannot reach the app"
             )
+        if self.capture_mode not in ("plain", "browser"):
+            raise ConfigError(
+                f"ARCHIVER_CAPTURE_MODE={self.capture_mode!r} is not a capture mode: use 'plain' (one "
+                "HTTP fetch of the page and its requisites) or 'browser' (the page loaded in headless "
+                "Chromium, every request it makes archived)")
         if self.dedup not in ("revisit", "keep"):
             raise ConfigError(
                 f"ARCHIVER_DEDUP={self.dedup!r} is not a policy: use 'revisit' (an unchanged payload "
@@ -320,6 +361,15 @@ def _float(env: Mapping[str, str], name: str, default: float, zero_ok: bool = Fa
     if value < 0 or (value == 0 and not zero_ok):
         raise ConfigError(f"{name}={value} must be {'zero or more' if zero_ok else 'above zero'}")
     return value
+
+
+def _viewport(raw: str) -> tuple[int, int]:
+    """`WIDTHxHEIGHT` in CSS pixels, e.g. 1280x800."""
+    match = re.fullmatch(r"\s*(\d{2,5})\s*[xX]\s*(\d{2,5})\s*", raw)
+    if not match or not all(100 <= int(n) <= 10_000 for n in match.groups()):
+        raise ConfigError(f"ARCHIVER_BROWSER_VIEWPORT={raw!r} must be WIDTHxHEIGHT in pixels, each "
+                          "100 to 10000, e.g. 1280x800")
+    return int(match.group(1)), int(match.group(2))
 
 
 def _url_host(host: str) -> str:

@@ -33,7 +33,7 @@ class Base(DeclarativeBase):
 # Capture states, in the order a capture goes through them.
 QUEUED, FETCHING, STORED, FAILED = "queued", "fetching", "stored", "failed"
 FINAL_STATES = (STORED, FAILED)
-SOURCES = ("form", "api", "schedule", "cli")
+SOURCES = ("form", "api", "schedule", "cli", "import")   # import: archiver/importer
 
 
 class WarcFile(Base):
@@ -108,6 +108,10 @@ class Capture(Base):
     # the page's requisites: {"fetched": [...], "skipped": [...], "limits", "bytes"}; None for
     # a page that is not HTML (archiver/requisites.py)
     requisites: Mapped[dict | None] = mapped_column(JSON)
+    # how the page was fetched: "plain", or "browser" (headless Chromium, archiver/browser);
+    # for a browser capture, what the browser did: name, version, viewport, requests blocked
+    mode: Mapped[str] = mapped_column(String(16), default="plain", server_default="plain")
+    browser: Mapped[dict | None] = mapped_column(JSON)
     # where the bytes are
     warc_file_id: Mapped[int | None] = mapped_column(ForeignKey("warc_files.id"))
     # compared with the previous stored capture of the same URL (FIRST, UNCHANGED, ...)
@@ -116,6 +120,9 @@ class Capture(Base):
     revisit_of: Mapped[int | None] = mapped_column(Integer)   # the capture holding the body
     watch_id: Mapped[int | None] = mapped_column(ForeignKey("watches.id", ondelete="SET NULL"),
                                                  index=True)
+    # a capture brought in from another tool's WARC (archiver/importer, docs/import.md): the
+    # source file, its sha256 and warcinfo, who imported it and when; None when we fetched it
+    imported: Mapped[dict | None] = mapped_column(JSON)
 
     warc_file: Mapped[WarcFile | None] = relationship()
     records: Mapped[list["CaptureRecord"]] = relationship(
@@ -149,6 +156,7 @@ class Watch(Base):
     respect_robots: Mapped[bool] = mapped_column(Boolean, default=True)
     webhook_url: Mapped[str | None] = mapped_column(Text)
     webhook_secret: Mapped[str | None] = mapped_column(String(128))
+    mode: Mapped[str | None] = mapped_column(String(16))   # None: ARCHIVER_CAPTURE_MODE at each run
     # scheduling state
     next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -84,6 +84,10 @@ def capture_provenance(capture: Capture, include_storage: bool = True) -> dict:
         },
         # what the page loads (images, stylesheets, ...): fetched and skipped, with reasons
         "requisites": capture.requisites,
+        # "plain" or "browser"; a browser capture's browser name and version, user agent,
+        # viewport, the requests it blocked (archiver/browser, docs/browser-capture.md)
+        "mode": capture.mode or "plain",
+        "browser": capture.browser,
         # against the previous stored capture of the URL (archiver/changes.py, docs/changes.md)
         "change": {"marking": capture.change, "previous_id": capture.previous_id,
                    "revisit_of": capture.revisit_of},
@@ -96,6 +100,9 @@ def capture_provenance(capture: Capture, include_storage: bool = True) -> dict:
         "error": None if not capture.error_code else {
             "code": capture.error_code, "message": capture.error},
     }
+    if capture.imported:
+        # not fetched by us: where it came from (docs/import.md)
+        doc["import"] = capture.imported
     if include_storage:
         warc = capture.warc_file
         doc["storage"] = {

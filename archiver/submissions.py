@@ -7,6 +7,7 @@ from typing import Callable, Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from archiver.browser.modes import PLAIN, InvalidMode, check_mode
 from archiver.db import transaction
 from archiver.ledger import log as ledger
 from archiver.models import FAILED, QUEUED, SOURCES, Capture
@@ -53,7 +54,7 @@ def validate_urls(raw_urls: Sequence[str], max_urls: int) -> list[str]:
 
 def submit_captures(sessions: sessionmaker[Session], raw_urls: Sequence[str], note: str | None,
                     submitter: Submitter, enqueue: Callable[[int], None],
-                    max_urls: int = 100) -> list[Capture]:
+                    max_urls: int = 100, mode: str | None = None) -> list[Capture]:
     """Store one queued capture per URL, commit, and only then queue each one.
 
     Every URL is validated before anything is written, so a refused submission
@@ -67,20 +68,25 @@ def submit_captures(sessions: sessionmaker[Session], raw_urls: Sequence[str], no
     if note and len(note) > MAX_NOTE_CHARS:
         raise SubmissionError(f"note is longer than {MAX_NOTE_CHARS} characters", field="note")
     urls = validate_urls(raw_urls, max_urls)
+    try:
+        mode = check_mode(mode)
+    except InvalidMode as exc:
+        raise SubmissionError(str(exc), field="mode") from None
     with transaction(sessions) as session:
-        captures = store_captures(session, urls, note, submitter)
+        captures = store_captures(session, urls, note, submitter, mode=mode)
     queue_captures(sessions, captures, enqueue)
     return captures
 
 
 def store_captures(session: Session, urls: Sequence[str], note: str | None, submitter: Submitter,
-                   watch_id: int | None = None, now: datetime | None = None) -> list[Capture]:
+                   watch_id: int | None = None, now: datetime | None = None,
+                   mode: str = PLAIN) -> list[Capture]:
     """Add queued captures of already validated URLs to `session`; the caller commits."""
     now = now or datetime.now(timezone.utc)
     captures = [
         Capture(state=QUEUED, source=submitter.source, submitted_by=submitter.submitted_by,
                 remote_addr=submitter.remote_addr, note=note or None, requested_url=url,
-                site=site_of(url), watch_id=watch_id,
+                site=site_of(url), watch_id=watch_id, mode=mode,
                 queued_at=now, attempts=0)
         for url in urls
     ]

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import shutil
 import socket
 import statistics
@@ -114,23 +115,48 @@ class Site:
         self.server.server_close()
 
 
+# -- CPU time ------------------------------------------------------------------------------
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its live descendants
+    (Linux /proc): the machine is shared, so CPU per page is the steadier comparison."""
+    total, todo = 0.0, [pid]
+    tick = os.sysconf("SC_CLK_TCK")
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue                      # it ended meanwhile
+    return total
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 # -- wget ----------------------------------------------------------------------------------
 
-def run_wget(urls: list[str], work: Path) -> float:
+def run_wget(urls: list[str], work: Path) -> tuple[float, float]:
+    """(seconds, CPU seconds) of one wget run over `urls`."""
     wget = shutil.which("wget")
     if wget is None:
         raise SystemExit("wget is not installed: apt-get install wget")
     work.mkdir(parents=True, exist_ok=True)
     listing = work / "urls.txt"
     listing.write_text("\n".join(urls) + "\n")
-    started = time.perf_counter()
+    cpu, started = children_cpu(), time.perf_counter()
     subprocess.run([wget, "--quiet", "--warc-file", str(work / "wget"), "--no-warc-keep-log",
                     "--input-file", str(listing), "--directory-prefix", str(work / "files"),
                     "--delete-after", "--tries", "1"], check=True, cwd=work)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, children_cpu() - cpu
     if not (work / "wget.warc.gz").stat().st_size:
         raise SystemExit("wget wrote an empty WARC")
-    return elapsed
+    return elapsed, cpu
 
 
 # -- ours ----------------------------------------------------------------------------------
@@ -194,8 +220,9 @@ class Pipeline:
         path = self.work / f"{part}.log"
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
-    def capture(self, urls: list[str], timeout: float = 600) -> float:
-        """Submit `urls` in one POST; seconds until the catalogue has every one stored."""
+    def capture(self, urls: list[str], timeout: float = 600) -> tuple[float, dict[str, float]]:
+        """Submit `urls` in one POST; seconds until the catalogue has every one stored, and
+        the CPU seconds the worker and web processes used meanwhile."""
         from sqlalchemy import create_engine, func, select
         from sqlalchemy.orm import Session
         from archiver.config import Settings
@@ -203,6 +230,8 @@ class Pipeline:
         from archiver.models import Capture
         engine = create_engine(normalise_url(Settings.from_env(self.env).database_url))
         try:
+            web, worker = self.procs
+            cpu = {"worker": tree_cpu(worker.pid), "web": tree_cpu(web.pid)}
             started = time.perf_counter()
             answer = requests.post(self.base + "/api/v1/captures", json={"urls": urls}, timeout=60)
             if answer.status_code != 202:
@@ -220,9 +249,10 @@ class Pipeline:
                     raise SystemExit(f"captures not finished in {timeout} s: {rows}\n" + self.log("worker"))
                 time.sleep(0.02)
             elapsed = time.perf_counter() - started
+            cpu = {"worker": tree_cpu(worker.pid) - cpu["worker"], "web": tree_cpu(web.pid) - cpu["web"]}
             if rows.get("failed"):
                 raise SystemExit(f"{rows['failed']} captures failed:\n" + self.log("worker"))
-            return elapsed
+            return elapsed, cpu
         finally:
             engine.dispose()
 
@@ -259,32 +289,40 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(paths)} pages of {min(sizes) // 1000} to {max(sizes) // 1000} KB "
           f"({sum(sizes) / 1e6:.1f} MB) from 127.0.0.1; {os.cpu_count()} cores; "
           f"{'PostgreSQL' if args.database_url else 'SQLite'} catalogue; Redis broker; "
-          f"median of {args.rounds} rounds")
+          f"median of {args.rounds} rounds; load average {os.getloadavg()[0]:.1f}")
     rows = []
     try:
         for processes in [int(p) for p in args.processes.split(",")]:
-            wget_times, our_times = [], []
+            wget_times, our_times, wget_cpu, worker_cpu, web_cpu = [], [], [], [], []
             for r in range(args.rounds):
                 # each round: wget, then ours on a fresh data folder with its own page URLs
                 # (a query string per round, so no capture is a revisit of an earlier one)
                 urls = [site.url(f"{p}?r={processes}-{r}") for p in paths]
-                wget_times.append(run_wget(urls, work / f"wget-{processes}-{r}"))
+                elapsed, cpu = run_wget(urls, work / f"wget-{processes}-{r}")
+                wget_times.append(elapsed)
+                wget_cpu.append(cpu)
                 pipe = Pipeline(work / f"ours-{processes}-{r}", site, processes, args.redis,
                                 args.database_url, extra)
                 (work / f"ours-{processes}-{r}").mkdir(parents=True)
                 pipe.start()
                 try:
                     pipe.capture([site.url(f"/article/{i}?warm={i}") for i in range(2 * processes)])
-                    our_times.append(pipe.capture(urls))
+                    elapsed, cpu = pipe.capture(urls)
+                    our_times.append(elapsed)
+                    worker_cpu.append(cpu["worker"])
+                    web_cpu.append(cpu["web"])
                 finally:
                     pipe.stop()
             w, o = statistics.median(wget_times), statistics.median(our_times)
-            rows.append((processes, len(paths) / w, len(paths) / o, w, o, wget_times, our_times))
+            per_page = [1000 * statistics.median(c) / len(paths) for c in (wget_cpu, worker_cpu, web_cpu)]
+            rows.append((processes, len(paths) / w, len(paths) / o, per_page, wget_times, our_times))
         print(f"{'worker processes':>16} {'wget pages/s':>13} {'ours pages/s':>13} {'ours/wget':>10}"
-              f"   {'rounds: wget s | ours s'}")
-        for processes, wps, ops, w, o, wt, ot in rows:
+              f"   CPU ms/page: wget | worker, web   rounds: wget s | ours s")
+        for processes, wps, ops, (wc, oc, ec), wt, ot in rows:
             print(f"{processes:>16} {wps:>13.1f} {ops:>13.1f} {ops / wps:>10.2f}   "
+                  f"{wc:>16.1f} | {oc:.1f}, {ec:.1f}      "
                   f"{' '.join(f'{t:.2f}' for t in wt)} | {' '.join(f'{t:.2f}' for t in ot)}")
+        print(f"load average at the end {os.getloadavg()[0]:.1f}")
         two = [row for row in rows if row[0] == 2]
         if two:
             processes, wps, ops = two[0][:3]

@@ -19,7 +19,7 @@ TASK_MODULES = ["workers.tasks"]
 # interval, so a dispatcher stuck behind 10,000 captures would never run.
 CAPTURE_TASKS = ("archiver.capture", "archiver.deliver_webhook")
 MAINTENANCE_TASKS = ("archiver.dispatch_watches", "archiver.reconcile", "archiver.audit",
-                     "archiver.sign_log_head")
+                     "archiver.sign_log_head", "archiver.import_warc")
 
 
 def task_routes(settings: Settings) -> dict[str, dict[str, str]]:

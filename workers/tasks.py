@@ -8,6 +8,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_shutdown, worker_shutdown
 
 from archiver.capture import TransientCaptureError, mark_failed_after_retries, run_capture
+from archiver.importer.jobs import IMPORT_TIME_LIMIT, run_import_job
 from archiver.reconcile import reconcile
 from archiver.webhooks import deliver
 from archiver.watches import dispatch
@@ -98,3 +99,12 @@ def _seal_on_process_shutdown(**_kwargs) -> None:
 @worker_shutdown.connect
 def _seal_on_shutdown(**_kwargs) -> None:
     close_context()
+
+
+@shared_task(name="archiver.import_warc", ignore_result=True, soft_time_limit=IMPORT_TIME_LIMIT,
+             time_limit=IMPORT_TIME_LIMIT + 60)
+def import_warc(job_id: int) -> str:
+    """An uploaded WARC (archiver/importer/jobs.py); a redelivered message finds the job
+    taken and does nothing."""
+    ctx = worker_context()
+    return run_import_job(ctx.settings, ctx.sessions, ctx.writer.storage, job_id)

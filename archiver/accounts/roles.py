@@ -37,6 +37,11 @@ ENDPOINTS: dict[str, str | dict[str, str]] = {
     "accounts_api.revoke_token": ACCOUNT,
     "accounts_api.whoami": ACCOUNT,
     "accounts_api.list_users": ADMIN,
+    # importing WARCs of other tools (docs/import.md)
+    "import_ui.imports_page": ADMIN,
+    "import_ui.upload": ADMIN,
+    "import_ui.import_page": ADMIN,
+    "import_ui.import_status": ADMIN,
     # reading the archive
     "ui.index": READ,
     "ui.progress": READ,
@@ -45,6 +50,8 @@ ENDPOINTS: dict[str, str | dict[str, str]] = {
     "api.get_capture": READ,
     "api.get_provenance": READ,
     "api.get_text": READ,
+    "api.get_screenshot": READ,      # a browser capture's screenshot and DOM (docs/browser-capture.md)
+    "api.get_dom": READ,
     "api.get_warc": READ,
     "api.get_wacz": READ,
     "research.search": READ,
@@ -65,6 +72,8 @@ ENDPOINTS: dict[str, str | dict[str, str]] = {
     "evidence_api.capture_prov": READ,
     "evidence_api.capture_premis": READ,
     "evidence_api.record_describedby": READ,
+    # a capture's archived response, raw (docs/replay.md); 404 when hidden
+    "raw_replay.raw_memento": READ,
     # adding to it
     "ui.submit": SUBMIT,
     "api.create_captures": SUBMIT,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from archiver.ledger.log import append
+from archiver.ledger.log import NewEntry, append, append_all
 from archiver.models import STORED, Capture
 
 
@@ -19,26 +19,28 @@ def record_capture_events(session: Session, capture: Capture, records) -> None:
     """`fetched`, then `text_extracted` when there is text, then `stored` or `revisit`
     (with every record's place and digests), or `failed` for a capture kept as evidence."""
     agent = worker_agent(capture)
-    append(session, "fetched", agent, {
+    entries = [NewEntry("fetched", agent, {
         "requested_url": capture.requested_url, "final_url": capture.final_url,
         "http_status": capture.http_status, "server_ip": capture.server_ip,
         "server_port": capture.server_port, "cert_sha256": capture.cert_sha256,
         "payload_sha256": capture.payload_sha256, "payload_size": capture.payload_size,
         "redirects": len(capture.redirect_chain or []) - 1 if capture.redirect_chain else 0,
         "fetched_at": capture.fetched_at.isoformat() if capture.fetched_at else None,
-    }, capture_id=capture.id)
+    }, capture.id)]
     if capture.text_sha256:
-        append(session, "text_extracted", agent, {"text_sha256": capture.text_sha256,
-                                                  "extractor": capture.extractor}, capture_id=capture.id)
+        entries.append(NewEntry("text_extracted", agent, {"text_sha256": capture.text_sha256,
+                                                          "extractor": capture.extractor}, capture.id))
     event = "failed" if capture.state != STORED else ("revisit" if capture.revisit_of else "stored")
-    append(session, event, agent, {
+    entries.append(NewEntry(event, agent, {
         "state": capture.state, "error_code": capture.error_code, "change": capture.change,
         "revisit_of": capture.revisit_of,
         "warc_file": capture.warc_file.filename if capture.warc_file else None,
         "records": [{"type": r.record_type, "id": r.record_id, "target_uri": r.target_uri,
                      "offset": r.offset, "length": r.length, "block_digest": r.block_digest,
                      "payload_digest": r.payload_digest} for r in records],
-    }, capture_id=capture.id)
+    }, capture.id))
+    # one take of the append lock for the three: consecutive positions, one flush
+    append_all(session, entries)
 
 
 def record_failure(session: Session, capture: Capture) -> None:

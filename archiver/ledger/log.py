@@ -81,11 +81,31 @@ def append(session: Session, event: str, agent: dict, details: dict | None = Non
     """Add an entry inside the caller's transaction (so an event and the change it records
     commit together). Events waiting to be sequenced go first. On PostgreSQL the
     transaction holds the append lock until it ends."""
+    return append_all(session, [NewEntry(event, agent, details or {}, capture_id)], now)[0]
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """An event to append (append_all)."""
+    event: str
+    agent: dict
+    details: dict
+    capture_id: int | None = None
+
+
+def append_all(session: Session, entries: Iterable[NewEntry],
+               now: datetime | None = None) -> list[LedgerEntry]:
+    """Add several entries, in the order given and at consecutive positions, inside the
+    caller's transaction: one take of the append lock and one flush for all of them (a
+    capture's `fetched`, `text_extracted` and `stored` events)."""
     position = _lock_and_sequence(session)
-    entry = _add_entry(session, position, now or datetime.now(timezone.utc), event, agent,
-                       details or {}, capture_id)
+    recorded_at = now or datetime.now(timezone.utc)
+    added = []
+    for offset, new in enumerate(entries):
+        added.append(_add_entry(session, position + offset, recorded_at, new.event, new.agent,
+                                new.details, new.capture_id))
     session.flush()
-    return entry
+    return added
 
 
 def append_later(session: Session, event: str, agent: dict, details: dict | None = None,

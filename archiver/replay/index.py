@@ -24,6 +24,7 @@ through `warc-paths.txt` while it is `.open` and in the storage folder once seal
 from __future__ import annotations
 
 import fcntl
+import functools
 import heapq
 import io
 import json
@@ -31,6 +32,7 @@ import os
 import tempfile
 import time
 import uuid
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator, Protocol
@@ -66,7 +68,11 @@ def cdxj_lines(members: Iterable[tuple[int, bytes]], filename: str) -> list[str]
         stream.write(data)
     stream.seek(0)
     out = io.StringIO()
-    CDXJIndexer(out, [stream], filename=filename).process_all()
+    indexer = _closing_indexer(CDXJIndexer)(out, [stream], filename=filename)
+    try:
+        indexer.process_all()
+    finally:
+        indexer.close_spools()
     lines = []
     for line in out.getvalue().splitlines():
         key, timestamp, fields = line.split(" ", 2)
@@ -77,10 +83,95 @@ def cdxj_lines(members: Iterable[tuple[int, bytes]], filename: str) -> list[str]
     return lines
 
 
+# WARC types cdxj-indexer never makes a line of (its default record set, without
+# post_append or request fields: each record is indexed on its own). Records known to be
+# of these types are not read back: a capture's `conversion` record (its text) is the
+# second largest, and decompressing it cost as much as indexing the rest.
+NOT_INDEXED = frozenset({"request", "conversion", "warcinfo"})
+
+
+@functools.cache
+def _closing_indexer(base):
+    """cdxj-indexer leaves open the temporary file warcio spools a record's block into when
+    it computes a missing WARC-Payload-Digest (records of other tools: archiver/importer)."""
+    class ClosingIndexer(base):
+        _spools: list | None = None
+
+        def _get_digest(self, record, name):
+            value = super()._get_digest(record, name)
+            if getattr(record, "_orig_stream", None) is not None:   # read to its end later
+                self._spools = [*(self._spools or []), record.raw_stream]
+            return value
+
+        def close_spools(self) -> None:
+            for spool in self._spools or []:
+                spool.close()
+            if getattr(self, "writer", None) is not None:   # the BufferWARCWriter that digested
+                self.writer.out.close()
+    return ClosingIndexer
+
+
 def capture_lines(settings: Settings, storage, filename: str, records: Iterable[Located]) -> list[str]:
-    members = [(r.offset, record_bytes(storage, settings, filename, r.offset, r.length))
-               for r in sorted(records, key=lambda r: r.offset)]
-    return cdxj_lines(members, filename)
+    """CDXJ lines of these records of `filename`. Records that say their `record_type`
+    (RecordLocation, CaptureRecord) are skipped when it is never indexed.
+
+    The indexer is given each record cut to its headers (`headers_only`): what its fields
+    come from, without inflating the page's body. When any record cannot be cut so, every
+    record is indexed whole, which gives the same lines (tests/test_warc_compression.py)."""
+    wanted = sorted((r for r in records if getattr(r, "record_type", None) not in NOT_INDEXED),
+                    key=lambda r: r.offset)
+    if not wanted:
+        return []
+    heads = [headers_only(record_bytes(storage, settings, filename, r.offset, min(r.length, HEAD_BYTES)))
+             for r in wanted]
+    if any(head is None for head in heads):
+        members = [(r.offset, record_bytes(storage, settings, filename, r.offset, r.length)) for r in wanted]
+        return cdxj_lines(members, filename)
+    lengths = {r.offset: r.length for r in wanted}
+    lines = []
+    for line in cdxj_lines([(r.offset, head) for r, head in zip(wanted, heads)], filename):
+        key, timestamp, fields = line.split(" ", 2)
+        block = json.loads(fields)
+        block["length"] = str(lengths[int(block["offset"])])    # the gzip member's, in the file
+        lines.append(f"{key} {timestamp} {json.dumps(block)}")
+    return lines
+
+
+HEAD_BYTES = 64 * 1024    # of a record's gzip member, and of its start inflated: its headers
+HEAD_STEP = 8 * 1024
+
+
+def headers_only(member: bytes) -> bytes | None:
+    """The record in this gzip member (or its first HEAD_BYTES), uncompressed and cut to
+    its WARC headers, with Content-Length set to match, and the HTTP headers of an HTTP
+    record: all that cdxj-indexer's default fields read (URL, date, type, status, MIME
+    type) when the record states its WARC-Payload-Digest. None when it does not (the
+    indexer would digest the payload), or when the headers do not end within HEAD_BYTES."""
+    from warcio.statusandheaders import StatusAndHeadersParser
+    inflater, head = zlib.decompressobj(zlib.MAX_WBITS + 16), b""
+    try:
+        while True:     # 8 KB of headers is usual: inflate no more of the body than that
+            head += inflater.decompress(inflater.unconsumed_tail or member, HEAD_STEP)
+            end = head.find(b"\r\n\r\n")
+            http = end >= 0 and b"application/http" in head[:end]
+            http_end = head.find(b"\r\n\r\n", end + 4) if http else end
+            if http_end >= 0 or len(head) >= HEAD_BYTES or not inflater.unconsumed_tail:
+                break
+    except zlib.error:
+        return None
+    if end < 0:
+        return None
+    warc = StatusAndHeadersParser(["WARC/1.1", "WARC/1.0"]).parse(io.BytesIO(head[:end + 4]))
+    if not warc.get_header("WARC-Payload-Digest"):
+        return None
+    kept = b""
+    if (warc.get_header("Content-Type") or "").startswith("application/http"):
+        http_end = head.find(b"\r\n\r\n", end + 4)
+        if http_end < 0:
+            return None
+        kept = head[end + 4:http_end + 4]
+    warc.replace_header("Content-Length", str(len(kept)))
+    return warc.to_bytes() + kept + b"\r\n\r\n"
 
 
 def add_capture_to_index(settings: Settings, storage, filename: str, records: Iterable[Located]) -> int:

@@ -62,6 +62,18 @@ class CaptureRecords:
     revisit: Revisit | None = None
     # The page's requisites (archiver.requisites), written after the page's own hops.
     requisites: list[FetchResult] = field(default_factory=list)
+    # Documents made while capturing (a browser capture's screenshot and rendered DOM),
+    # written last as `resource` records.
+    resources: list["Resource"] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A document the capture made itself, e.g. a screenshot: one `resource` record."""
+    target_uri: str             # a URN naming what it is of, e.g. urn:screenshot:<page URL>
+    content_type: str
+    data: bytes
+    made_at: datetime
 
 
 @dataclass(frozen=True)
@@ -111,9 +123,10 @@ class Sha256WARCWriter(WARCWriter):
 class GzipMember:
     """A file-like sink that writes one complete gzip member to `out` when flushed."""
 
-    def __init__(self, out: BinaryIO, level: int):
+    def __init__(self, out: BinaryIO, level: int, compressobj=zlib.compressobj):
+        # compressobj: zlib's, or another engine's with its signature (archiver/warc/compression.py)
         self._out = out
-        self._zip = zlib.compressobj(level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+        self._zip = compressobj(level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
         self._done = False
 
     def write(self, data: bytes) -> int:
@@ -313,7 +326,8 @@ def plan_capture(capture: CaptureRecords, builder: Sha256WARCWriter, new_id: Cal
     Per hop: `response` (if a response came) then `request`; then the same for the
     requisites (`requisite_records`). Then one `metadata` record (the provenance JSON),
     then, when text is given, a `conversion` record and, when text metadata is given too,
-    a second `metadata` record about the text.
+    a second `metadata` record about the text. Last, one `resource` record per
+    `capture.resources` (a browser capture's screenshot and rendered DOM).
 
     With `capture.revisit`, the last response is a `revisit` record instead (its HTTP
     headers, pointing at the earlier record with the same payload) and the text records
@@ -384,6 +398,16 @@ def plan_capture(capture: CaptureRecords, builder: Sha256WARCWriter, new_id: Cal
             ], json_bytes(capture.text_metadata), "application/json")
             planned.append(PlannedRecord(record, "metadata", text_meta_uri, text_meta_id,
                                          conversion_id))
+    for resource in capture.resources:
+        resource_id = new_id()
+        record = plain_record(builder, "resource", [
+            ("WARC-Type", "resource"),
+            ("WARC-Record-ID", resource_id),
+            ("WARC-Date", warc_date(resource.made_at)),
+            ("WARC-Target-URI", resource.target_uri),
+            ("WARC-Concurrent-To", final_id),
+        ], resource.data, resource.content_type)
+        planned.append(PlannedRecord(record, "resource", resource.target_uri, resource_id, final_id))
     return planned
 
 

@@ -27,6 +27,7 @@ from typing import BinaryIO, Callable
 
 from archiver import SOFTWARE_NAME, __version__
 from archiver.config import Settings
+from archiver.warc.compression import compressobj_factory
 from archiver.warc.names import OPEN_SUFFIX, warc_filename
 from archiver.warc.records import (
     CONFORMS_TO, CaptureRecords, GzipMember, RecordLocation, Sha256WARCWriter, plan_capture,
@@ -135,6 +136,7 @@ class WarcFileWriter:
         self.on_seal = on_seal
         self._lock = threading.Lock()
         self._builder = Sha256WARCWriter()
+        self._compressobj = compressobj_factory(settings.warc_gzip_engine)
         self._file: _OpenFile | None = None
         self._serial = 0
         self._pid = os.getpid()
@@ -252,7 +254,7 @@ class WarcFileWriter:
                    record_id: str, refers_to: str | None, requisite: bool = False) -> RecordLocation:
         out = current.handle
         offset = out.tell()
-        self._builder.out = GzipMember(out, self.settings.warc_gzip_level)
+        self._builder.out = GzipMember(out, self.settings.warc_gzip_level, self._compressobj)
         self._builder.write_record(record)
         headers = record.rec_headers
         return RecordLocation(

@@ -140,7 +140,7 @@ def _claim(sessions: sessionmaker[Session], settings: Settings, watch_id: int, s
                 [capture] = store_captures(
                     session, urls, watch.note,
                     Submitter(source="schedule", submitted_by=f"watch {watch.id}"),
-                    watch_id=watch.id, now=now)
+                    watch_id=watch.id, now=now, mode=watch.mode or settings.capture_mode)
                 run.capture_id = watch.last_capture_id = capture.id
         watch.last_run_at = now
         watch.next_run_at = next_slot(watch.cron, watch.timezone, now)

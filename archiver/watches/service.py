@@ -8,12 +8,14 @@ from datetime import datetime, timezone
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from archiver.browser.modes import InvalidMode, check_mode
 from archiver.models import Capture, Watch, WatchRun
 from archiver.watches import watchlist
 from archiver.urls import InvalidURL, normalize_submitted_url
 from archiver.watches.schedule import ScheduleError, check_cron, check_timezone, next_slot
 
-EDITABLE = ("url", "cron", "timezone", "note", "owner", "enabled", "respect_robots", "webhook_url")
+EDITABLE = ("url", "cron", "timezone", "note", "owner", "enabled", "respect_robots", "webhook_url",
+            "mode")
 MAX_NOTE_CHARS = 10_000
 MAX_OWNER_CHARS = 255
 
@@ -78,6 +80,11 @@ def clean_fields(fields: dict, partial: bool = False) -> dict:
             if value and len(value) > MAX_OWNER_CHARS:
                 raise WatchError(f"owner is longer than {MAX_OWNER_CHARS} characters", field=name)
             clean[name] = value or None
+        elif name == "mode":     # None: the default mode (ARCHIVER_CAPTURE_MODE) at each run
+            try:
+                clean[name] = check_mode(value, default=None)
+            except InvalidMode as exc:
+                raise WatchError(str(exc), field=name) from None
         elif name == "note":
             if value is not None and not isinstance(value, str):
                 raise WatchError('"note" must be a string', field=name)
@@ -95,7 +102,7 @@ def create_watch(session: Session, fields: dict, owner: str | None = None,
                   note=clean.get("note"), owner=clean.get("owner", owner),
                   enabled=clean.get("enabled", True),
                   respect_robots=clean.get("respect_robots", True),
-                  webhook_url=clean.get("webhook_url"),
+                  webhook_url=clean.get("webhook_url"), mode=clean.get("mode"),
                   webhook_secret=secrets.token_hex(32) if clean.get("webhook_url") else None,
                   failure_count=0, flagged=False, created_at=now, updated_at=now)
     watch.next_run_at = next_slot(watch.cron, watch.timezone, now)

@@ -74,9 +74,12 @@ def parse(text: str) -> list[Entry]:
                 owner = value or None
             elif key == "webhook" and sep:
                 fields["webhook_url"] = value or None
+            elif key == "mode" and value in ("plain", "browser"):
+                fields["mode"] = value
             else:
                 raise WatchListError(number, f"unknown option {option!r}; options are tz=ZONE, "
-                                             "robots=yes|no, paused, owner=NAME, webhook=URL")
+                                             "robots=yes|no, paused, owner=NAME, webhook=URL, "
+                                             "mode=plain|browser")
         entries.append(Entry(number, fields, owner))
     return entries
 
@@ -91,6 +94,8 @@ def format_watch(watch: Watch) -> str:
         parts.append(f"owner={quote(watch.owner, safe=_SAFE)}")
     if watch.webhook_url:
         parts.append(f"webhook={quote(watch.webhook_url, safe=_SAFE)}")
+    if watch.mode:
+        parts.append(f"mode={watch.mode}")
     line = "  ".join(parts)
     if watch.note:
         line += "  # " + " ".join(watch.note.split())

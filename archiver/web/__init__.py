@@ -64,6 +64,10 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     app.register_blueprint(feeds.bp)
     from archiver.web import evidence_api   # the evidence log, verification, bundles (docs/provenance.md)
     app.register_blueprint(evidence_api.bp)
+    from archiver.web import raw_replay   # raw mementos from the catalogue (docs/replay.md)
+    app.register_blueprint(raw_replay.bp)
+    from archiver.web import import_ui   # importing WARCs of other tools (docs/import.md)
+    app.register_blueprint(import_ui.bp)  # before security and auth: its body-limit hook goes first
     security.init_app(app)
     from archiver.web import accounts_api, auth   # the role table, login, tokens (docs/accounts.md)
     app.register_blueprint(accounts_api.bp)

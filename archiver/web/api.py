@@ -11,6 +11,7 @@ from archiver.accounts.models import CaptureRestriction
 from archiver.accounts.replay_sync import sync_replay
 from archiver.accounts.restrictions import RestrictionError, lift, restrict
 from archiver.artifacts import capture_warc_bytes
+from archiver.browser.stored import resource_bytes, resource_location
 from archiver.db import transaction
 from archiver.export import NothingToPackage, PackageFile, check_packable, wacz_tempfile
 from archiver.models import Capture, CaptureRecord
@@ -23,7 +24,7 @@ from workers.app import send_capture
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-SUBMISSION_FIELDS = {"url", "urls", "note"}
+SUBMISSION_FIELDS = {"url", "urls", "note", "mode"}
 
 
 def _error(status: int, detail: str, **extra):
@@ -41,6 +42,9 @@ def capture_summary(capture: Capture) -> dict:
     }
     if capture.text:
         links["text"] = url_for("api.get_text", capture_id=capture.id)
+    for kind, endpoint in (("screenshot", "api.get_screenshot"), ("dom", "api.get_dom")):
+        if resource_location(capture, kind) is not None:        # a browser capture's
+            links[kind] = url_for(endpoint, capture_id=capture.id)
     if capture.records:
         links["warc"] = url_for("api.get_warc", capture_id=capture.id)
         # its evidence (docs/provenance.md)
@@ -59,6 +63,7 @@ def capture_summary(capture: Capture) -> dict:
                                                        "message": capture.error},
         "timings": capture_provenance(capture, include_storage=False)["timings"],
         "attempts": capture.attempts,
+        "mode": capture.mode or "plain",
         # against the previous stored capture of its URL (docs/changes.md)
         "change": capture.change, "previous_id": capture.previous_id, "revisit_of": capture.revisit_of,
         "links": links,
@@ -75,7 +80,7 @@ def create_captures():
         return _error(400, "the body is not a JSON object; send e.g. {\"url\": \"https://example.org/\"}")
     unknown = sorted(set(payload) - SUBMISSION_FIELDS)
     if unknown:
-        return _error(400, f"unknown field(s): {', '.join(unknown)}; accepted: url, urls, note")
+        return _error(400, f"unknown field(s): {', '.join(unknown)}; accepted: url, urls, note, mode")
     if ("url" in payload) == ("urls" in payload):
         return _error(400, 'send exactly one of "url" (a string) or "urls" (a list of strings)',
                       field="url")
@@ -95,7 +100,8 @@ def create_captures():
             svc.sessions, urls, payload.get("note"),
             Submitter(source="api", submitted_by=who.submitted_by, remote_addr=request.remote_addr),
             enqueue=lambda capture_id: send_capture(svc.celery, capture_id),
-            max_urls=svc.settings.max_urls_per_submission)
+            max_urls=svc.settings.max_urls_per_submission,
+            mode=svc.settings.capture_mode if payload.get("mode") is None else payload["mode"])
     except SubmissionError as exc:
         return _error(400, str(exc), field=exc.field, index=exc.index)
     ids = [c.id for c in captures]
@@ -170,6 +176,32 @@ def get_text(capture_id: int):
     document = f"{capture.title}\n\n{capture.text}" if capture.title else capture.text
     return Response(document + "\n", mimetype="text/plain; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="capture-{capture_id}.txt"'})
+
+
+@bp.get("/captures/<id:capture_id>/screenshot.png")
+def get_screenshot(capture_id: int):
+    """A browser capture's full-page screenshot, from its WARC resource record."""
+    return _browser_resource(capture_id, "screenshot", "image/png", "inline")
+
+
+@bp.get("/captures/<id:capture_id>/dom")
+def get_dom(capture_id: int):
+    """A browser capture's rendered DOM, as plain text: served as HTML from the app's origin,
+    its scripts would run there (replay, on its own origin, shows the page)."""
+    return _browser_resource(capture_id, "dom", "text/plain; charset=utf-8", "attachment")
+
+
+def _browser_resource(capture_id: int, kind: str, mimetype: str, disposition: str):
+    capture = _load(capture_id)
+    svc = services()
+    data = resource_bytes(svc.settings, svc.storage, capture, kind)
+    if data is None:
+        abort(404, description=f"capture {capture_id} has no {kind} record (only browser-mode "
+                               "captures of HTML pages have one)")
+    extension = "png" if kind == "screenshot" else "html.txt"
+    return Response(data, mimetype=mimetype, headers={
+        "Content-Disposition": f'{disposition}; filename="capture-{capture_id}-{kind}.{extension}"',
+        "X-Content-Type-Options": "nosniff"})
 
 
 @bp.get("/captures/<id:capture_id>/warc")

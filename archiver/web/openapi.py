@@ -81,6 +81,18 @@ def document() -> dict:
                 "responses": {"200": {"description": "title line, blank line, paragraphs",
                                       "content": {"text/plain": {"schema": {"type": "string"}}}},
                               **_errors(404)}}},
+            "/api/v1/captures/{capture_id}/screenshot.png": {"get": {
+                "summary": "A browser capture's full-page screenshot, from its WARC resource record",
+                "parameters": [CAPTURE_ID],
+                "responses": {"200": {"description": "PNG", "content": {"image/png": {"schema": {
+                                  "type": "string", "format": "binary"}}}},
+                              **_errors(404)}}},
+            "/api/v1/captures/{capture_id}/dom": {"get": {
+                "summary": "A browser capture's rendered DOM, as text (download)",
+                "parameters": [CAPTURE_ID],
+                "responses": {"200": {"description": "the serialised document",
+                                      "content": {"text/plain": {"schema": {"type": "string"}}}},
+                              **_errors(404)}}},
             "/api/v1/captures/{capture_id}/warc": {"get": {
                 "summary": "The capture's WARC records as a .warc.gz (download)", "parameters": [CAPTURE_ID],
                 "responses": {"200": {"description": "gzip WARC records",
@@ -131,7 +143,10 @@ def document() -> dict:
                 "url": {"type": "string", "maxLength": 2048},
                 "urls": {"type": "array", "items": {"type": "string", "maxLength": 2048},
                          "minItems": 1, "maxItems": 100},
-                "note": {"type": "string", "maxLength": 10000}},
+                "note": {"type": "string", "maxLength": 10000},
+                # plain: one HTTP fetch; browser: headless Chromium (docs/browser-capture.md);
+                # absent or null: ARCHIVER_CAPTURE_MODE
+                "mode": {"enum": ["plain", "browser", None]}},
                 "oneOf": [{"required": ["url"]}, {"required": ["urls"]}]},
             "Submitted": {"type": "object", "properties": {
                 "ids": {"type": "array", "items": {"type": "integer"}},
@@ -148,7 +163,8 @@ def document() -> dict:
                 "requisites": {"type": ["object", "null"]},
                 # against the previous stored capture of its URL (docs/changes.md)
                 "change": {"enum": ["first", "unchanged", "text unchanged", "changed", None]},
-                "previous_id": int_or_null, "revisit_of": int_or_null}},
+                "previous_id": int_or_null, "revisit_of": int_or_null,
+                "mode": {"enum": ["plain", "browser"]}}},
         }},
     }
 

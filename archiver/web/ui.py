@@ -28,7 +28,8 @@ def _recent(limit: int = 20) -> list[Capture]:
 
 @bp.get("/")
 def index():
-    return render_template("index.html", recent=_recent(), error=None, urls="", note="")
+    return render_template("index.html", recent=_recent(), error=None, urls="", note="",
+                           mode=services().settings.capture_mode)
 
 
 @bp.post("/captures")
@@ -37,6 +38,7 @@ def submit():
     note = request.form.get("note", "")
     urls = [line.strip() for line in urls_text.splitlines() if line.strip()]
     svc = services()
+    mode = request.form.get("mode") or svc.settings.capture_mode     # plain or browser
     who = viewer()
     submission_limit(who)
     try:
@@ -44,10 +46,10 @@ def submit():
             svc.sessions, urls, note or None,
             Submitter(source="form", submitted_by=who.submitted_by, remote_addr=request.remote_addr),
             enqueue=lambda capture_id: send_capture(svc.celery, capture_id),
-            max_urls=svc.settings.max_urls_per_submission)
+            max_urls=svc.settings.max_urls_per_submission, mode=mode)
     except SubmissionError as exc:
         return render_template("index.html", recent=_recent(), error=str(exc), urls=urls_text,
-                               note=note), 400
+                               note=note, mode=mode), 400
     return redirect(url_for("ui.progress", ids=",".join(str(c.id) for c in captures)), code=303)
 
 

@@ -22,6 +22,7 @@ def watch_json(watch: Watch) -> dict:
         "id": watch.id, "url": watch.url, "cron": watch.cron, "timezone": watch.timezone,
         "note": watch.note, "owner": watch.owner, "enabled": watch.enabled,
         "respect_robots": watch.respect_robots, "webhook_url": watch.webhook_url,
+        "mode": watch.mode,      # null: the default mode (ARCHIVER_CAPTURE_MODE) at each run
         # null while paused or flagged: it will not run
         "next_run_at": _time(watch.next_run_at) if watch.enabled and not watch.flagged else None,
         "last_run_at": _time(watch.last_run_at), "last_result": watch.last_result,

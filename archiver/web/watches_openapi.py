@@ -28,7 +28,9 @@ def _fields(required: list[str] | None = None) -> dict:
         "owner": {"type": ["string", "null"], "maxLength": 255},
         "enabled": {"type": "boolean"},
         "respect_robots": {"type": "boolean", "description": "default true (docs/watches.md)"},
-        "webhook_url": {"type": ["string", "null"], "maxLength": 2048}}}
+        "webhook_url": {"type": ["string", "null"], "maxLength": 2048},
+        "mode": {"enum": ["plain", "browser", None],
+                 "description": "how each run captures; null: ARCHIVER_CAPTURE_MODE (docs/browser-capture.md)"}}}
     if required:
         schema["required"] = required
     return schema
@@ -41,6 +43,7 @@ def schemas() -> dict:
                  "timezone": {"type": "string"}, "note": STRING_OR_NULL, "owner": STRING_OR_NULL,
                  "enabled": {"type": "boolean"}, "respect_robots": {"type": "boolean"},
                  "webhook_url": STRING_OR_NULL, "next_run_at": TIME_OR_NULL,
+                 "mode": {"enum": ["plain", "browser", None]},
                  "last_run_at": TIME_OR_NULL,
                  "last_result": {"enum": ["ok", "failed", "robots", "unqueued", None]},
                  "last_capture_id": {"type": ["integer", "null"]},

@@ -22,7 +22,7 @@ def in_zone(moment, zone: str) -> str:
         return zone
 
 EMPTY_FORM = {"url": "", "cron": "0 */6 * * *", "timezone": "UTC", "note": "", "owner": "",
-              "respect_robots": True, "enabled": True, "webhook_url": ""}
+              "respect_robots": True, "enabled": True, "webhook_url": "", "mode": None}
 
 
 def _form_fields() -> dict:
@@ -31,7 +31,8 @@ def _form_fields() -> dict:
     return {"url": form.get("url", ""), "cron": form.get("cron", ""),
             "timezone": form.get("timezone", "") or "UTC", "note": form.get("note", ""),
             "owner": form.get("owner", ""), "respect_robots": "respect_robots" in form,
-            "enabled": "enabled" in form, "webhook_url": form.get("webhook_url", "")}
+            "enabled": "enabled" in form, "webhook_url": form.get("webhook_url", ""),
+            "mode": form.get("mode") or None}        # "": the default mode
 
 
 def _list_page(error: str | None = None, form: dict | None = None, status: int = 200):
