@@ -11,7 +11,9 @@ requisites, served without compression as wget asks), then in the same run:
 
 for N = 1 and 2 worker processes (Celery pool processes), each on a fresh data folder,
 after a few warm-up captures (so process start and imports are not counted; wget's own
-start is, and costs it a few ms). Prints pages/s of both and their ratio.
+start is, and costs it a few ms). Prints pages/s of both and their ratio, and the CPU
+time per page of wget and of our worker and web processes: the machine is shared, and
+pages/s move with what else runs; CPU per page moves much less.
 
     .venv/bin/python bench/capture.py                    # SQLite catalogue, as `make run`
     .venv/bin/python bench/capture.py --processes 2 --rounds 3 \\
@@ -19,7 +21,7 @@ start is, and costs it a few ms). Prints pages/s of both and their ratio.
 
 Target: with 2 worker processes, at least wget's pages/s. The machine must be otherwise
 idle: both sides are CPU-bound, and a test suite running beside it halves either. Try
-settings with `--env`, e.g. `--env ARCHIVER_WARC_GZIP_LEVEL=1` (docs/deploy.md, Throughput).
+settings with `--env`, e.g. `--env ARCHIVER_WARC_GZIP_ENGINE=zlib` (docs/deploy.md, Throughput).
 """
 from __future__ import annotations
 

@@ -219,9 +219,12 @@ def test_browser_mode_archives_and_replays_the_content_a_script_builds(tmp_path,
             assert data.status_code == 200 and data.json() == ARTICLE
             image = requests.get(replay_url(settings, f"{base}/lazy.png", stamp, raw=True), timeout=30)
             assert image.status_code == 200 and image.content == LAZY_PNG
-        # and pywb itself, over the sealed WARC, replays the page in a browser: the archived
-        # shell runs its script against the archive and shows the article and the lazy image.
-        # (The app's replay origin sandboxes pages, which costs script fetches: docs/replay.md.)
+            # in a browser, the app's replay origin runs the archived shell's script in its
+            # sandbox (an opaque origin): it fetches the archived JSON and shows the article,
+            # and scrolling loads the archived image
+            shown, image_width = replayed_page(replay_url(settings, url, stamp))
+            assert PHRASE in shown and image_width == 24
+        # and pywb itself, over the sealed WARC, replays it the same
         ctx.writer.seal()
         with pywb_replay(settings.warc_dir) as pywb:
             shown, image_width = replayed_page(pywb.page_url(url, stamp))

@@ -135,6 +135,8 @@ class MementoMiddleware:
         status, headers, body = _call(self.app, environ)
         if path.startswith(self.prefix) and not path.startswith(self.prefix + "timemap/"):
             status, headers = self._fix(environ, status, headers)
+        if path.startswith(self.prefix):
+            headers = open_to_sandboxed_pages(headers)
         start_response(status, headers)
         return body
 
@@ -272,6 +274,14 @@ def _with_navigation(links, nav: dict[str, str], base: str, original: str):
 
 def _rel_rank(rel: str) -> int:
     return _REL_ORDER.index(rel) if rel in _REL_ORDER else len(_REL_ORDER)
+
+
+def open_to_sandboxed_pages(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A replayed page runs in an opaque origin (`null`), so CORS would refuse its own
+    fetch/XHR of its archived data, and of the redirects that lead there. The archive's
+    answers are readable from any origin, never with credentials (docs/replay.md)."""
+    kept = [(k, v) for k, v in headers if not k.lower().startswith("access-control-allow-")]
+    return [*kept, ("Access-Control-Allow-Origin", "*")]
 
 
 def _getter(headers):
