@@ -459,6 +459,34 @@ def test_an_api_token_uploads_without_the_form(archive, wget_warc):
     assert status["captures"] == 5 and status["imported_by"].startswith("admin@example.org (token ")
 
 
+def test_the_json_api_imports_and_reports_progress(archive, wget_warc):
+    """curl -H "Authorization: Bearer $TOKEN" -F file=@crawl.warc.gz .../api/v1/imports"""
+    client = web_app(archive).test_client()
+    with transaction(archive.sessions) as db:
+        _row, token = accounts.create_token(db, accounts.find_user(db, "admin@example.org"), "api")
+        _row, weak = accounts.create_token(db, accounts.find_user(db, "archivist@example.org"), "api")
+    admin, archivist = ({"Authorization": f"Bearer {t}"} for t in (token, weak))
+    body, content_type = encode_multipart_formdata({"file": ("crawl.warc.gz", wget_warc.read_bytes()),
+                                                    "note": "from the API"})
+    assert client.post("/api/v1/imports", data=body, content_type=content_type,
+                       headers=archivist).status_code == 403
+    assert client.get("/api/v1/imports", headers=archivist).status_code == 403
+    empty, empty_type = encode_multipart_formdata({"note": "no file"})
+    missing = client.post("/api/v1/imports", data=empty, content_type=empty_type, headers=admin)
+    assert missing.status_code == 400 and missing.get_json()["error"]["field"] == "file"
+    sent = client.post("/api/v1/imports", data=body, content_type=content_type, headers=admin)
+    assert sent.status_code == 202, sent.get_json()
+    queued = sent.get_json()
+    assert queued["state"] == "queued" and sent.headers["Location"] == f"/api/v1/imports/{queued['id']}"
+    assert run_import_job(archive.settings, archive.sessions, archive.storage, queued["id"]) == "done"
+    done = client.get(sent.headers["Location"], headers=admin).get_json()
+    assert done["state"] == "done" and done["percent"] == 100 and done["captures"] == 5
+    assert done["source"]["filename"] == "crawl.warc.gz" and len(done["capture_ids"]) == 5
+    listed = client.get("/api/v1/imports", headers=admin).get_json()["imports"]
+    assert [job["id"] for job in listed] == [queued["id"]]
+    assert client.get("/api/v1/imports/999", headers=admin).status_code == 404
+
+
 def _records(archive: Archive, capture_id: int) -> list[CaptureRecord]:
     with archive.sessions() as session:
         return list(session.scalars(select(CaptureRecord).where(CaptureRecord.capture_id == capture_id)

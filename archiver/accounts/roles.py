@@ -42,6 +42,9 @@ ENDPOINTS: dict[str, str | dict[str, str]] = {
     "import_ui.upload": ADMIN,
     "import_ui.import_page": ADMIN,
     "import_ui.import_status": ADMIN,
+    "imports_api.create_import": ADMIN,
+    "imports_api.list_imports": ADMIN,
+    "imports_api.get_import": ADMIN,
     # reading the archive
     "ui.index": READ,
     "ui.progress": READ,

@@ -68,6 +68,8 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     app.register_blueprint(raw_replay.bp)
     from archiver.web import import_ui   # importing WARCs of other tools (docs/import.md)
     app.register_blueprint(import_ui.bp)  # before security and auth: its body-limit hook goes first
+    from archiver.web import imports_api
+    app.register_blueprint(imports_api.bp)
     security.init_app(app)
     from archiver.web import accounts_api, auth   # the role table, login, tokens (docs/accounts.md)
     app.register_blueprint(accounts_api.bp)

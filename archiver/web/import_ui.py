@@ -18,6 +18,7 @@ bp = Blueprint("import_ui", __name__)
 # The app refuses bodies over 1 MiB (MAX_REQUEST_BYTES); a WARC may be gigabytes.
 MAX_UPLOAD_BYTES = 8 * 1024**3
 RECENT = 50
+UPLOAD_ENDPOINTS = ("import_ui.upload", "imports_api.create_import")
 
 
 @bp.before_app_request
@@ -25,7 +26,7 @@ def _allow_large_upload():
     """Raise the body limit for the upload form only. This hook runs before the role check
     (archiver.web.auth.authorize), but nothing reads the body until that check has let an
     admin through: it refuses everyone else before it looks at the form's CSRF token."""
-    if request.endpoint == "import_ui.upload" and request.method == "POST":
+    if request.endpoint in UPLOAD_ENDPOINTS and request.method == "POST":
         request.max_content_length = MAX_UPLOAD_BYTES
 
 
@@ -49,6 +50,13 @@ def upload():
     upload_file = request.files.get("file")
     if upload_file is None or not upload_file.filename:
         return _list_page("choose a .warc.gz or .warc file to import", 400)
+    job_id = queue_uploaded_file(upload_file, request.form.get("note") or None)
+    return redirect(url_for("import_ui.import_page", import_id=job_id), code=303)
+
+
+def queue_uploaded_file(upload_file, note: str | None) -> int:
+    """Put an uploaded file in storage and queue its import on the maintenance queue (the
+    form and the API); the new import's id."""
     svc = services()
     folder = svc.settings.data_dir / "imports" / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
@@ -57,13 +65,22 @@ def upload():
     upload_file.close()        # werkzeug spooled a large upload to a temporary file of its own
     path = Path(spool.name)
     try:
-        job_id = queue_upload(svc.settings, svc.sessions, svc.storage, path, Path(upload_file.filename).name,
-                              viewer().submitted_by, request.form.get("note") or None,
-                              enqueue=lambda jid: svc.celery.send_task(
-                                  TASK_NAME, args=[jid], queue=svc.settings.maintenance_queue))
+        return queue_upload(svc.settings, svc.sessions, svc.storage, path, Path(upload_file.filename).name,
+                            viewer().submitted_by, note,
+                            enqueue=lambda jid: svc.celery.send_task(
+                                TASK_NAME, args=[jid], queue=svc.settings.maintenance_queue))
     finally:
         path.unlink(missing_ok=True)        # moved into storage, or failed before
-    return redirect(url_for("import_ui.import_page", import_id=job_id), code=303)
+
+
+def recent_imports() -> list[ImportJob]:
+    with services().sessions() as session:
+        return _recent(session)
+
+
+def job_or_404(import_id: int) -> ImportJob:
+    with services().sessions() as session:
+        return _job(session, import_id)
 
 
 def _job(session, import_id: int) -> ImportJob:

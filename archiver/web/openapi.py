@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from archiver import __version__
-from archiver.web import accounts_openapi, alerts_openapi, evidence_openapi, watches_openapi
+from archiver.web import accounts_openapi, alerts_openapi, evidence_openapi, imports_openapi, watches_openapi
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
 
@@ -128,6 +128,7 @@ def document() -> dict:
             **alerts_openapi.paths(),
             **evidence_openapi.paths(),
             **accounts_openapi.paths(),
+            **imports_openapi.paths(),
         },
         "security": [{}, {"bearer": []}],
         "components": {"securitySchemes": accounts_openapi.SECURITY_SCHEMES, "schemas": {
@@ -135,6 +136,7 @@ def document() -> dict:
             **watches_openapi.schemas(),
             **alerts_openapi.schemas(),
             **evidence_openapi.schemas(),
+            **imports_openapi.schemas(),
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {
                 "type": "object", "required": ["status", "detail"],
                 "properties": {"status": {"type": "integer"}, "detail": {"type": "string"},
