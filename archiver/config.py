@@ -35,6 +35,8 @@ class Settings:
     port: int = 8000
     replay_host: str = "127.0.0.1"         # the replay origin (pywb), apart from the app's
     replay_port: int = 8001
+    # /raw/ (archiver/replay/raw.py): a record longer than this is streamed, not read whole
+    raw_stream_bytes: int = 8 * 1024 * 1024
     database_url: str = ""
     broker_url: str = ""
     storage_url: str = ""
@@ -129,6 +131,7 @@ class Settings:
             port=port,
             replay_host=env.get("ARCHIVER_REPLAY_HOST") or "127.0.0.1",
             replay_port=_int(env, "ARCHIVER_REPLAY_PORT", 8001, low=1, high=65535),
+            raw_stream_bytes=_int(env, "ARCHIVER_RAW_STREAM_BYTES", 8 * 1024 * 1024, low=0),
             database_url=env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'catalogue.sqlite3'}",
             broker_url=env.get("ARCHIVER_BROKER_URL") or "filesystem://",
             storage_url=env.get("ARCHIVER_STORAGE_URL") or (data_dir / "warcs").as_uri(),

@@ -233,4 +233,6 @@ class CaptureRecord(Base):
     capture: Mapped[Capture] = relationship(back_populates="records")
     warc_file: Mapped[WarcFile] = relationship()
 
-    __table_args__ = (UniqueConstraint("record_id"),)
+    # raw replay finds a URL's records by this (migration 0011; hash: URLs outgrow B-tree entries)
+    __table_args__ = (UniqueConstraint("record_id"),
+                      Index("ix_capture_records_target_uri", "target_uri", postgresql_using="hash"))

@@ -15,12 +15,14 @@ N random lookups (the same list for both, each an exact capture second), sequent
 default, alternating pywb and ours request by request so the noise of the shared machine
 falls on both alike; once with a new connection per request and once on one kept-alive
 connection per client. Prints requests/s, p50 and p95 of each, their ratio, and the
-machine's load average before and after. Every answer is compared: status and body must be
-the same on both sides.
+machine's load average before and after. Sequentially, every answer is compared: status
+and body must be the same on both sides (the count that differ is printed). With
+`--concurrency C`, C clients at once on one engine, then on the other.
 
     .venv/bin/python bench/replay.py                          # 1,000 captures, SQLite
     .venv/bin/python bench/replay.py --lookups 2000 --concurrency 4 \\
-        --database-url postgresql://postgres@127.0.0.1:5432/bench
+        --database-url postgresql://postgres@127.0.0.1:5432/bench   # an empty database
+    .venv/bin/python bench/replay.py --keep /tmp/raw-bench    # build once, reuse after
 
 Target: ours faster than pywb (pywb measured at about 130 sequential lookups/s, p50 7.4 ms).
 """

@@ -19,11 +19,14 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
-from urllib.parse import quote
+from typing import BinaryIO
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
-from warcio.bufferedreaders import ChunkedDataReader
+from warcio.bufferedreaders import ChunkedDataReader, DecompressingBufferedReader
+from warcio.limitreader import LimitReader
+from warcio.recordloader import ArcWarcRecord, ArcWarcRecordLoader
 
 from archiver.accounts.roles import Viewer
 from archiver.accounts.visibility import hidden_ids
@@ -38,13 +41,15 @@ from storage import Storage, StorageKeyNotFound
 
 SERVED_TYPES = ("response", "revisit")     # what pywb's index holds for a URL (never `request`)
 HEADER_PREFIX_ORIG = "X-Archive-Orig-"      # pywb's prefix for archived headers it does not pass on
+STREAM_CHUNK = 256 * 1024
 
 # The archived headers passed on as they are: the ones that describe the bytes sent. Every
 # other archived header is renamed X-Archive-Orig-<name>, as pywb does with Date, Server,
-# Cache-Control, ... pywb also passes Set-Cookie, Link, WWW-Authenticate, Access-Control-*
-# and any header it does not know (Clear-Site-Data, Refresh, NEL, ...) in raw mode; served
-# from the app's origin, those would act on the app (set or clear its cookies, open it to
-# other origins, report on its visitors), so here they are renamed too.
+# Cache-Control, ... pywb also passes Set-Cookie, Link, WWW-Authenticate and any header it
+# does not know (Clear-Site-Data, Refresh, NEL, ...) in raw mode, and memento.py answers
+# with its own Access-Control-Allow-Origin; served from the app's origin, those would act
+# on the app (set or clear its cookies, open it to other origins, report on its visitors),
+# so here they are renamed too, and no CORS header is added.
 PASS_ON = frozenset({"content-type", "content-length", "content-encoding", "content-language",
                      "content-disposition", "content-range", "content-location", "accept-ranges",
                      "accept-patch", "allow", "location"})
@@ -85,9 +90,10 @@ class Candidate:
 class RawMemento:
     timestamp: str                             # the one served (or redirected to)
     redirect_to: str | None = None             # the closest capture's timestamp, when not exact
+    url: str = ""                              # with redirect_to: the URL as it was captured
     status: str = ""
     headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
+    body: "bytes | StreamedBody" = b""     # bytes, or chunks when the record is large
 
 
 # --- the timestamp asked for -------------------------------------------------------------
@@ -103,6 +109,21 @@ def parse_timestamp(text: str) -> str | None:
     except ValueError:
         return None
     return full
+
+
+def url_variants(url: str) -> list[str]:
+    """Other spellings of `url` that pywb's index key (SURT) takes for the same address:
+    scheme and host in lower case, no default port, `/` for an empty path; and the same
+    under the other of http and https. Tried, in that order, only when `url` has no capture."""
+    parts = urlsplit(url)
+    scheme, netloc = parts.scheme.lower(), parts.netloc.lower()
+    default = {"http": ":80", "https": ":443"}.get(scheme)
+    if default and netloc.endswith(default):
+        netloc = netloc[: -len(default)]
+    same = urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+    other = urlunsplit(({"http": "https", "https": "http"}.get(scheme, scheme), netloc,
+                        parts.path or "/", parts.query, ""))
+    return [v for v in dict.fromkeys((same, other)) if v != url]
 
 
 def _seconds(stamp: str) -> int:
@@ -231,11 +252,53 @@ def member_bytes(settings: Settings, storage: Storage, filename: str, state: str
     return storage.read_range(key, offset, length)
 
 
-def _read(settings: Settings, storage: Storage, c: Candidate):
-    data = member_bytes(settings, storage, c.filename, c.file_state, c.storage_key, c.offset, c.length)
-    if len(data) != c.length:
-        raise RawReplayError(f"{c.filename}: wanted {c.length} bytes at offset {c.offset}, got {len(data)}")
-    return parse_record(data)
+def member_file(settings: Settings, storage: Storage, c: Candidate) -> BinaryIO:
+    """The WARC file opened at the record's gzip member, from where member_bytes reads."""
+    key = c.storage_key or c.filename
+    handle = None
+    if c.file_state == "sealed":
+        try:
+            handle = storage.open(key)
+        except StorageKeyNotFound:
+            pass
+    for path in () if handle else (settings.open_warc_dir / f"{c.filename}{OPEN_SUFFIX}",
+                                   settings.open_warc_dir / c.filename):
+        try:
+            handle = open(path, "rb")
+            break
+        except FileNotFoundError:
+            continue
+    handle = handle or storage.open(key)
+    handle.seek(c.offset)
+    return handle
+
+
+@dataclass
+class Loaded:
+    """A parsed record; `handle` is the open file of a streamed one (see `_read`)."""
+    record: ArcWarcRecord
+    handle: BinaryIO | None = None
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+
+
+def _read(settings: Settings, storage: Storage, c: Candidate) -> Loaded:
+    """The record, read whole when it is small, else opened for streaming: a record of
+    hundreds of MB must not be held in memory per request (ARCHIVER_RAW_STREAM_BYTES)."""
+    if c.length <= settings.raw_stream_bytes:
+        data = member_bytes(settings, storage, c.filename, c.file_state, c.storage_key, c.offset, c.length)
+        if len(data) != c.length:
+            raise RawReplayError(f"{c.filename}: wanted {c.length} bytes at offset {c.offset}, got {len(data)}")
+        return Loaded(parse_record(data))
+    handle = member_file(settings, storage, c)
+    try:
+        stream = DecompressingBufferedReader(LimitReader(handle, c.length))
+        return Loaded(ArcWarcRecordLoader().parse_record_stream(stream), handle)
+    except Exception:
+        handle.close()
+        raise
 
 
 def original_of(settings: Settings, storage: Storage, session: Session, revisit: Candidate, viewer: Viewer):
@@ -270,11 +333,31 @@ def answer_headers(http_headers, accept_encoding: str) -> tuple[list[tuple[str, 
     return headers, dechunk, decode
 
 
-def payload(record, dechunk: bool, decode: bool) -> bytes:
+def payload(loaded: Loaded, dechunk: bool, decode: bool) -> "bytes | StreamedBody":
+    record = loaded.record
     if decode:
-        return record.content_stream().read()     # dechunked and decoded by warcio
-    stream = ChunkedDataReader(record.raw_stream, decomp_type=None) if dechunk else record.raw_stream
-    return stream.read()
+        stream = record.content_stream()          # dechunked and decoded by warcio
+    else:
+        stream = ChunkedDataReader(record.raw_stream, decomp_type=None) if dechunk else record.raw_stream
+    return stream.read() if loaded.handle is None else StreamedBody(stream, loaded)
+
+
+class StreamedBody:
+    """A streamed record's payload, chunk by chunk; closing it (as WSGI servers do, also when
+    it was never read) closes the WARC file."""
+
+    def __init__(self, stream, loaded: Loaded):
+        self.stream, self.loaded = stream, loaded
+
+    def __iter__(self):
+        try:
+            while chunk := self.stream.read(STREAM_CHUNK):
+                yield chunk
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.loaded.close()
 
 
 def memento_links(settings: Settings, url: str, stamp: str, timestamps: list[str],
@@ -302,28 +385,41 @@ def find_raw(settings: Settings, storage: Storage, session: Session, url: str, s
     """The raw memento of `url` at `stamp` (14 digits); a RawMemento with only
     `redirect_to` set when the closest capture is at another second; None when the viewer
     may see no capture of `url` (or, for a revisit, the capture holding its payload)."""
-    found = candidates(settings, storage, session, url, viewer)
+    found, captured = candidates(settings, storage, session, url, viewer), url
+    for variant in () if found else url_variants(url):
+        found, captured = candidates(settings, storage, session, variant, viewer), variant
+        if found:
+            break
     if not found:
         return None
     chosen = closest(found, stamp)
-    if chosen.timestamp != stamp:
-        return RawMemento(timestamp=chosen.timestamp, redirect_to=chosen.timestamp)
-    record = _read(settings, storage, chosen)
-    body_record = record
-    if chosen.record_type == "revisit":
-        body_record = original_of(settings, storage, session, chosen, viewer)
-        if body_record is None:
-            return None
-        digest = record.rec_headers.get_header("WARC-Payload-Digest")
-        if digest and digest != body_record.rec_headers.get_header("WARC-Payload-Digest"):
-            raise RawReplayError(f"{chosen.filename}: the revisit at offset {chosen.offset} refers to "
-                                 f"{chosen.refers_to}, whose payload digest differs")
-    http_headers = record.http_headers if record.http_headers and record.http_headers.headers \
-        else body_record.http_headers
-    headers, dechunk, decode = answer_headers(http_headers, accept_encoding)
-    if body_record is not record:     # the bytes are the original's: its framing decides
-        dechunk = bool(body_record.http_headers.get_header("Transfer-Encoding"))
-    body = payload(body_record, dechunk, decode)
+    if chosen.timestamp != stamp or captured != url:
+        return RawMemento(timestamp=chosen.timestamp, redirect_to=chosen.timestamp, url=captured)
+    loaded = _read(settings, storage, chosen)
+    open_files = [loaded]               # closed on the way out, but for the one streamed
+    try:
+        record, body_from = loaded.record, loaded
+        if chosen.record_type == "revisit":
+            original = original_of(settings, storage, session, chosen, viewer)
+            if original is None:
+                return None
+            open_files.append(original)
+            body_from = original
+            digest = record.rec_headers.get_header("WARC-Payload-Digest")
+            if digest and digest != original.record.rec_headers.get_header("WARC-Payload-Digest"):
+                raise RawReplayError(f"{chosen.filename}: the revisit at offset {chosen.offset} refers to "
+                                     f"{chosen.refers_to}, whose payload digest differs")
+        http_headers = record.http_headers if record.http_headers and record.http_headers.headers \
+            else body_from.record.http_headers
+        headers, dechunk, decode = answer_headers(http_headers, accept_encoding)
+        if body_from is not loaded:     # the bytes are the original's: its framing decides
+            dechunk = bool(body_from.record.http_headers.get_header("Transfer-Encoding"))
+        body = payload(body_from, dechunk, decode)
+        if isinstance(body, StreamedBody):
+            open_files.remove(body_from)        # the body closes it when sent
+    finally:
+        for each in open_files:
+            each.close()
     status = http_headers.statusline if " " in http_headers.statusline else http_headers.statusline + " None"
     served = stamp_of_iso(record.rec_headers.get_header("WARC-Date"))
     timestamps = sorted({c.timestamp for c in found})

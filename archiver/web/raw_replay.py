@@ -35,7 +35,7 @@ def raw_memento(timestamp: str, url: str):
         abort(400, description=f"{timestamp!r} is not a timestamp: give 4 to 14 digits, "
                                "YYYYMMDDhhmmss (UTC), e.g. /raw/20261201120000/http://example.org/")
     target = archived_url(timestamp)
-    if not target.startswith(("http://", "https://")):
+    if not target.lower().startswith(("http://", "https://")):
         abort(404, description="give the archived address in full after the timestamp, "
                                "e.g. /raw/20261201120000/http://example.org/")
     app = services()
@@ -52,10 +52,11 @@ def raw_memento(timestamp: str, url: str):
         abort(404, description=f"the archive has no capture of {target} that you may see; "
                                "its TimeMap on the replay origin lists the captures there are")
     if memento.redirect_to:
-        # as pywb does for a timestamp that is not a capture's: off to the closest one
+        # as pywb does for a timestamp that is not a capture's: off to the closest one (and
+        # to the URL as captured, when it was found under another spelling of it)
         response = Response(status=302)
-        response.headers["Location"] = f"{request.host_url.rstrip('/')}{PREFIX}{memento.redirect_to}/{target}"
-        response.headers["Link"] = f'<{target}>; rel="original"'
+        response.headers["Location"] = f"{request.host_url.rstrip('/')}{PREFIX}{memento.redirect_to}/{memento.url}"
+        response.headers["Link"] = f'<{memento.url}>; rel="original"'
         return response
     response = Response(memento.body, status=memento.status)
     response.headers.clear()          # no default Content-Type: the archived headers, exactly
