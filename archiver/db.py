@@ -1,8 +1,6 @@
 """Database engine, sessions and migrations for the catalogue."""
 from __future__ import annotations
 
-import fcntl
-import os
 import threading
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -58,69 +56,23 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-class _SqliteWriterLock:
-    """SQLite has one writer at a time, and writers that wait for it in SQLite's busy handler
-    sleep in growing steps (1, 2, 5 ... 100 ms) and can starve: long tails under load, and
-    idle cores while a process sleeps. Writers wait on locks of ours instead, handed over as
-    soon as they are released: a thread lock in the process, then an flock on a file beside
-    the database for the other processes (web workers, Celery workers)."""
-
-    def __init__(self, path: str | None):
-        self._threads = threading.RLock()
-        self._path = f"{path}.writelock" if path and path != ":memory:" else None
-        self._depth = 0
-        self._fd: int | None = None
-        self._pid = 0
-
-    def __enter__(self):
-        self._threads.acquire()
-        self._depth += 1
-        if self._depth == 1 and self._path and not os.environ.get("NOFLOCK"):
-            try:
-                fcntl.flock(self._file(), fcntl.LOCK_EX)
-            except BaseException:
-                self._depth -= 1
-                self._threads.release()
-                raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._depth -= 1
-        if self._depth == 0 and self._path and not os.environ.get("NOFLOCK"):
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-        self._threads.release()
-
-    def _file(self) -> int:
-        # a forked child must not share its parent's open file: flock would let both in
-        if self._fd is None or self._pid != os.getpid():
-            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            self._pid = os.getpid()
-        return self._fd
-
-
-_WRITER_LOCKS: dict[str, _SqliteWriterLock] = {}
-_WRITER_LOCKS_GUARD = threading.Lock()
-
-
-def _writer_lock(engine):
-    """The SQLite writers' lock of `engine`'s file (see _SqliteWriterLock); other databases
-    need none. One lock a file, shared by every engine on it in this process, so a
-    transaction opened inside another on the same file re-enters instead of waiting forever."""
-    if engine is None or engine.dialect.name != "sqlite":
-        return nullcontext()
-    database = engine.url.database
-    key = os.path.realpath(database) if database and database != ":memory:" else f"memory:{id(engine)}"
-    with _WRITER_LOCKS_GUARD:
-        if key not in _WRITER_LOCKS:
-            _WRITER_LOCKS[key] = _SqliteWriterLock(None if key.startswith("memory:") else key)
-        return _WRITER_LOCKS[key]
-
-
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     lock = _writer_lock(factory.kw.get("bind"))
     with lock, factory() as session, session.begin():
         yield session
+
+
+_WRITER_LOCKS: dict[int, threading.RLock] = {}
+
+
+def _writer_lock(engine):
+    """SQLite has one writer at a time. Threads of one process that wait for it in SQLite's
+    busy handler sleep in growing steps and can starve; waiting on a lock of our own
+    instead serves them in turn (web threads under load). Other databases need none."""
+    if engine is None or engine.dialect.name != "sqlite":
+        return nullcontext()
+    return _WRITER_LOCKS.setdefault(id(engine), threading.RLock())
 
 
 def alembic_config(url: str) -> Config:
