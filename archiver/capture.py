@@ -15,6 +15,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from archiver.browser import better_text, browser_facts, browser_harvest, browser_resources, fetch_page
+from archiver.accounts.models import CaptureRestriction
 from archiver.changes import compare, previous_capture
 from archiver.config import Settings
 from archiver.db import transaction
@@ -24,7 +25,7 @@ from archiver.fetch import DecodeError, FetchResult, decode_content, fetch
 from archiver.ledger.events import record_capture_events, record_failure
 from archiver.models import FAILED, FETCHING, FINAL_STATES, QUEUED, STORED, Capture, CaptureRecord, WarcFile
 from archiver.provenance import capture_provenance, software_versions
-from archiver.replay import add_capture_to_index
+from archiver.replay.index import add_lines, capture_lines, remove_lines
 from archiver.requisites import Harvest, collect_requisites
 from archiver.search import search_index_for
 from archiver.sites import site_of
@@ -174,7 +175,7 @@ def _finish(ctx: CaptureContext, capture: Capture, result: FetchResult) -> Outco
     finally:
         harvest.close()
     # before the catalogue says "stored": a capture page opened at once must find it in replay
-    _index_for_replay(ctx, written)
+    _index_for_replay(ctx, written, capture.id)
     state = FAILED if result.error_code else STORED
     with transaction(ctx.sessions) as session:
         warc = session.scalars(select(WarcFile).where(WarcFile.filename == written.filename)).one()
@@ -263,13 +264,25 @@ def _queue_deliveries(ctx: CaptureContext, delivery_ids: list[int]) -> None:
             mark_delivery_unqueued(ctx.sessions, delivery_id, exc)
 
 
-def _index_for_replay(ctx: CaptureContext, written) -> None:
-    """Make the capture replayable before it is shown as stored. Its records are already
-    durable, so a failure here is logged, not fatal: `archiver reindex` rebuilds it."""
+def _index_for_replay(ctx: CaptureContext, written, capture_id: int) -> None:
+    """Make the capture replayable before it is shown as stored, unless it was made private
+    or taken down meanwhile. Its records are already durable, so a failure here is logged,
+    not fatal: `archiver reindex` rebuilds it."""
     try:
-        add_capture_to_index(ctx.settings, ctx.writer.storage, written.filename, written.records)
+        if _hidden(ctx, capture_id):
+            return
+        lines = capture_lines(ctx.settings, ctx.writer.storage, written.filename, written.records)
+        add_lines(ctx.settings, [written.filename], lines)
+        # hidden just now? its restriction's replay sync may have run before these lines were in
+        if _hidden(ctx, capture_id):
+            remove_lines(ctx.settings, lines)
     except Exception:
         log.exception("capture stored but not added to the replay index; run `archiver reindex`")
+
+
+def _hidden(ctx: CaptureContext, capture_id: int) -> bool:
+    with ctx.sessions() as session:
+        return session.get(CaptureRestriction, capture_id) is not None
 
 
 FETCH_FIELDS = (

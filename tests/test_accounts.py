@@ -426,6 +426,36 @@ def test_hidden_captures_leave_the_replay_index_and_come_back(app, fixture_site)
     assert kept != hidden
 
 
+def test_a_capture_hidden_before_it_is_stored_never_enters_the_replay_index(app, fixture_site):
+    from archiver.replay.index import lookup
+    svc = app.extensions["archiver"]
+    admin = bearer(token_for(app, "admin@example.org"))
+    client = app.test_client()
+    made = client.post("/api/v1/captures", json={"url": fixture_site.url("/article?early")}, headers=admin)
+    [capture_id] = made.get_json()["ids"]
+    assert client.put(f"/api/v1/captures/{capture_id}/restriction",
+                      json={"kind": "private", "reason": "asked before it was fetched"},
+                      headers=admin).status_code == 200
+    ctx = build_context(svc.settings)
+    try:
+        assert run_capture(ctx, capture_id).state == "stored"
+    finally:
+        ctx.writer.close()
+
+    def lines_of_capture() -> set[str]:
+        with svc.sessions() as db:
+            places = {(r.warc_file.filename, str(r.offset)) for r in db.get(Capture, capture_id).records}
+        assert places
+        return {line for line in lookup(svc.settings, "")
+                if (json.loads(line.split(" ", 2)[2])["filename"],
+                    json.loads(line.split(" ", 2)[2])["offset"]) in places}
+
+    assert lines_of_capture() == set()
+    # made public, it is replayable at once (the check above can fail)
+    assert client.delete(f"/api/v1/captures/{capture_id}/restriction", headers=admin).status_code == 200
+    assert lines_of_capture()
+
+
 def test_by_default_visitors_read_but_do_not_submit(tmp_path):
     from archiver.config import Settings
     settings = Settings.from_env({"ARCHIVER_DATA_DIR": str(tmp_path)})

@@ -147,3 +147,10 @@ def test_a_record_without_a_payload_digest_is_indexed_whole(ctx, fixture_site):
     assert headers_only(member) is not None
     record = gzip.decompress(member).replace(b"WARC-Payload-Digest:", b"X-Not-A-Digest:", 1)
     assert headers_only(gzip.compress(record)) is None
+
+
+def test_what_is_not_a_gzip_warc_record_is_left_to_the_whole_record_path():
+    arc_header = b"filedesc://old.arc 0.0.0.0 20200101000000 text/plain 70\n1 0 test\n\n"
+    assert headers_only(gzip.compress(arc_header)) is None
+    assert headers_only(b"these bytes are not gzip") is None
+    assert headers_only(gzip.compress(b"WARC/1.1\r\nWARC-Type: response\r\n")) is None   # cut short

@@ -143,35 +143,53 @@ HEAD_STEP = 8 * 1024
 
 def headers_only(member: bytes) -> bytes | None:
     """The record in this gzip member (or its first HEAD_BYTES), uncompressed and cut to
-    its WARC headers, with Content-Length set to match, and the HTTP headers of an HTTP
-    record: all that cdxj-indexer's default fields read (URL, date, type, status, MIME
-    type) when the record states its WARC-Payload-Digest. None when it does not (the
-    indexer would digest the payload), or when the headers do not end within HEAD_BYTES."""
-    from warcio.statusandheaders import StatusAndHeadersParser
-    inflater, head = zlib.decompressobj(zlib.MAX_WBITS + 16), b""
+    its WARC headers, with Content-Length set to match, then the HTTP headers where
+    warcio would parse some (an HTTP(S) response, request or revisit with a block): all
+    that cdxj-indexer's default fields read (URL, date, type, status, MIME type) when the
+    record states its WARC-Payload-Digest. None when it does not (the indexer would digest
+    the payload), or when the headers do not end within HEAD_BYTES."""
+    from warcio.recordloader import ArcWarcRecordLoader
+    from warcio.statusandheaders import StatusAndHeadersParser, StatusAndHeadersParserException
+    inflater, head, started = zlib.decompressobj(zlib.MAX_WBITS + 16), b"", False
+
+    def inflate_more() -> bool:     # 8 KB at a time: headers seldom need more
+        nonlocal head, started
+        if len(head) >= HEAD_BYTES or (started and not inflater.unconsumed_tail):
+            return False
+        head += inflater.decompress(inflater.unconsumed_tail if started else member, HEAD_STEP)
+        started = True
+        return True
+
     try:
-        while True:     # 8 KB of headers is usual: inflate no more of the body than that
-            head += inflater.decompress(inflater.unconsumed_tail or member, HEAD_STEP)
-            end = head.find(b"\r\n\r\n")
-            http = end >= 0 and b"application/http" in head[:end]
-            http_end = head.find(b"\r\n\r\n", end + 4) if http else end
-            if http_end >= 0 or len(head) >= HEAD_BYTES or not inflater.unconsumed_tail:
-                break
-    except zlib.error:
-        return None
-    if end < 0:
-        return None
-    warc = StatusAndHeadersParser(["WARC/1.1", "WARC/1.0"]).parse(io.BytesIO(head[:end + 4]))
-    if not warc.get_header("WARC-Payload-Digest"):
-        return None
-    kept = b""
-    if (warc.get_header("Content-Type") or "").startswith("application/http"):
-        http_end = head.find(b"\r\n\r\n", end + 4)
-        if http_end < 0:
+        while (end := head.find(b"\r\n\r\n")) < 0:
+            if not inflate_more():
+                return None
+        warc = StatusAndHeadersParser(["WARC/1.1", "WARC/1.0"]).parse(io.BytesIO(head[:end + 4]))
+        if not warc.get_header("WARC-Payload-Digest"):
             return None
-        kept = head[end + 4:http_end + 4]
+        loader = ArcWarcRecordLoader()
+        uri = loader._ensure_target_uri_format(warc) or ""     # as warcio reads it: no <>
+        kept = b""
+        if (warc.get_header("WARC-Type") in loader.HTTP_RECORDS and uri.startswith(loader.HTTP_SCHEMES)
+                and _block_length(warc.get_header("Content-Length")) != 0):
+            while (http_end := head.find(b"\r\n\r\n", end + 4)) < 0:
+                if not inflate_more():
+                    return None
+            kept = head[end + 4:http_end + 4]
+    except (zlib.error, StatusAndHeadersParserException, EOFError):
+        return None                  # not a gzip WARC record (an ARC file's): read it whole
     warc.replace_header("Content-Length", str(len(kept)))
     return warc.to_bytes() + kept + b"\r\n\r\n"
+
+
+def _block_length(value: str | None) -> int | None:
+    """Content-Length as warcio takes it: None when absent, 0 when not a length."""
+    if value is None:
+        return None
+    try:
+        return max(int(value), 0)
+    except ValueError:
+        return 0
 
 
 def add_capture_to_index(settings: Settings, storage, filename: str, records: Iterable[Located]) -> int:
