@@ -22,7 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("config", help="print the effective settings")
     web = sub.add_parser("web", help="serve the web app and API with gunicorn")
     web.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
-    web.add_argument("--threads", type=int, default=8, help="threads per worker process (default 8)")
+    web.add_argument("--threads", type=int, default=4, help="threads per worker process (default 4)")
     worker = sub.add_parser("worker", help="run a Celery worker (captures and maintenance)")
     worker.add_argument("--concurrency", type=int, help="default: ARCHIVER_WORKER_CONCURRENCY")
     worker.add_argument("--queues", default="capture,maintenance", metavar="KINDS",
@@ -84,7 +84,7 @@ def cmd_config(settings: Settings, _args) -> int:
     return 0
 
 
-def _web_argv(settings: Settings, workers: int, threads: int = 8) -> list[str]:
+def _web_argv(settings: Settings, workers: int, threads: int = 4) -> list[str]:
     # threaded workers: a browser opens spare connections it may never send a request on
     # (preconnect); a sync worker waits on such a socket and serves nobody meanwhile
     return [sys.executable, "-m", "gunicorn", "--workers", str(workers),

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Sequence
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from archiver.browser.modes import PLAIN, InvalidMode, check_mode
@@ -78,24 +79,29 @@ def submit_captures(sessions: sessionmaker[Session], raw_urls: Sequence[str], no
     return captures
 
 
+_CAPTURE_INSERT = insert(Capture.__table__).returning(Capture.__table__.c.id, sort_by_parameter_order=True)
+
+
 def store_captures(session: Session, urls: Sequence[str], note: str | None, submitter: Submitter,
                    watch_id: int | None = None, now: datetime | None = None,
                    mode: str = PLAIN) -> list[Capture]:
-    """Add queued captures of already validated URLs to `session`; the caller commits."""
+    """Add queued captures of already validated URLs to `session`; the caller commits.
+
+    One INSERT for the rows and one for their `submitted` events, not the ORM's unit of
+    work: this is every submission's path (bench/load.py). The captures returned are not
+    attached to the session."""
     now = now or datetime.now(timezone.utc)
-    captures = [
-        Capture(state=QUEUED, source=submitter.source, submitted_by=submitter.submitted_by,
-                remote_addr=submitter.remote_addr, note=note or None, requested_url=url,
-                site=site_of(url), watch_id=watch_id, mode=mode,
-                queued_at=now, attempts=0)
-        for url in urls
-    ]
-    session.add_all(captures)
-    session.flush()
+    rows = [{"state": QUEUED, "source": submitter.source, "submitted_by": submitter.submitted_by,
+             "remote_addr": submitter.remote_addr, "note": note or None, "requested_url": url,
+             "site": site_of(url), "watch_id": watch_id, "mode": mode, "queued_at": now, "attempts": 0}
+            for url in urls]
+    ids = session.execute(_CAPTURE_INSERT, rows).scalars().all()
+    captures = [Capture(id=capture_id, **row) for capture_id, row in zip(ids, rows)]
     agent = {"kind": submitter.source, "user": submitter.submitted_by, "remote_addr": submitter.remote_addr}
-    for capture in captures:      # in the same transaction: no capture without its event
-        ledger.append_later(session, "submitted", agent, {"url": capture.requested_url, "note": capture.note,
-                                                    "watch_id": watch_id}, capture_id=capture.id, now=now)
+    # in the same transaction: no capture without its event
+    ledger.append_all_later(session, [
+        ledger.NewEntry("submitted", agent, {"url": c.requested_url, "note": c.note, "watch_id": watch_id},
+                        capture_id=c.id) for c in captures], now=now)
     return captures
 
 

@@ -113,9 +113,19 @@ def append_later(session: Session, event: str, agent: dict, details: dict | None
     """Write an event in the caller's transaction without taking the append lock: it gets
     its position when the log is next appended to or signed. For the busiest path (every
     submission), so concurrent submissions do not queue behind one another."""
-    session.execute(insert(LedgerPending).values(
-        recorded_at=now or datetime.now(timezone.utc), event=event, capture_id=capture_id,
-        agent=agent, details=dict(details or {})))
+    append_all_later(session, [NewEntry(event, agent, dict(details or {}), capture_id)], now)
+
+
+_PENDING_INSERT = insert(LedgerPending.__table__)
+
+
+def append_all_later(session: Session, entries: Iterable[NewEntry], now: datetime | None = None) -> None:
+    """append_later for several events, in one statement (a submission of many URLs)."""
+    recorded_at = now or datetime.now(timezone.utc)
+    rows = [{"recorded_at": recorded_at, "event": e.event, "capture_id": e.capture_id,
+             "agent": e.agent, "details": dict(e.details)} for e in entries]
+    if rows:
+        session.execute(_PENDING_INSERT, rows)
 
 
 def sequence(sessions: sessionmaker[Session]) -> int:
