@@ -36,7 +36,7 @@ from archiver.replay.memento import _with_navigation, format_links, http_date, n
 from archiver.replay.paths import COLLECTION
 from archiver.replay.urls import replay_origin
 from archiver.warc.names import OPEN_SUFFIX
-from archiver.warc.reader import HEADER_PREFIX, parse_record
+from archiver.warc.reader import HEADER_PREFIX, local_member, parse_record
 from storage import Storage, StorageKeyNotFound
 
 SERVED_TYPES = ("response", "revisit")     # what pywb's index holds for a URL (never `request`)
@@ -242,14 +242,8 @@ def member_bytes(settings: Settings, storage: Storage, filename: str, state: str
             return storage.read_range(key, offset, length)
         except StorageKeyNotFound:
             pass
-    for path in (settings.open_warc_dir / f"{filename}{OPEN_SUFFIX}", settings.open_warc_dir / filename):
-        try:
-            with open(path, "rb") as handle:
-                handle.seek(offset)
-                return handle.read(length)
-        except FileNotFoundError:
-            continue
-    return storage.read_range(key, offset, length)
+    local = local_member(settings, filename, offset, length)
+    return local if local is not None else storage.read_range(key, offset, length)
 
 
 def member_file(settings: Settings, storage: Storage, c: Candidate) -> BinaryIO:

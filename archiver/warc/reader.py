@@ -30,6 +30,14 @@ def record_bytes(storage: Storage, settings: Settings, filename: str, offset: in
     from the local `.open` file (or the local sealed file waiting to go into storage)."""
     if storage.exists(filename):
         return storage.read_range(filename, offset, length)
+    local = local_member(settings, filename, offset, length)
+    # None: sealed while we looked
+    return local if local is not None else storage.read_range(filename, offset, length)
+
+
+def local_member(settings: Settings, filename: str, offset: int, length: int) -> bytes | None:
+    """The bytes at (offset, length) of the worker's local copy of a WARC file: the `.open`
+    file, or the sealed one waiting to go into storage; None when neither is there."""
     for candidate in (settings.open_warc_dir / f"{filename}{OPEN_SUFFIX}",
                       settings.open_warc_dir / filename):
         try:
@@ -38,8 +46,7 @@ def record_bytes(storage: Storage, settings: Settings, filename: str, offset: in
                 return handle.read(length)
         except FileNotFoundError:
             continue
-    # sealed while we looked
-    return storage.read_range(filename, offset, length)
+    return None
 
 
 def parse_record(data: bytes, check_digests: bool = False) -> ArcWarcRecord:
