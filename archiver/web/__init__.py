@@ -84,6 +84,15 @@ def parse_ids(raw: str, limit: int = 500) -> list[int] | None:
     return [i for i in (int(x) for x in raw.split(",")) if 0 < i <= MAX_ROW_ID][:limit]
 
 
+def row_or_404(session, model, row_id: int, what: str):
+    """The row of `model` with this id, or a 404 that names what was asked for."""
+    row = session.get(model, row_id)
+    if row is None:
+        from flask import abort
+        abort(404, description=f"no {what} with id {row_id}")
+    return row
+
+
 def services(app: Flask | None = None) -> Services:
     from flask import current_app
     return (app or current_app).extensions["archiver"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from archiver.importer.jobs import TASK_NAME, queue_upload
 from archiver.importer.models import FINAL, ImportJob
-from archiver.web import services
+from archiver.web import row_or_404, services
 from archiver.web.auth import viewer
 
 bp = Blueprint("import_ui", __name__)
@@ -84,10 +84,7 @@ def job_or_404(import_id: int) -> ImportJob:
 
 
 def _job(session, import_id: int) -> ImportJob:
-    job = session.get(ImportJob, import_id)
-    if job is None:
-        abort(404, description=f"no import with id {import_id}")
-    return job
+    return row_or_404(session, ImportJob, import_id, "import")
 
 
 @bp.get("/admin/imports/<id:import_id>")

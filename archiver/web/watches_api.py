@@ -1,13 +1,13 @@
 """JSON API for watches: /api/v1/watches and /api/v1/watches/<id>."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, request, url_for
 
 from archiver.db import transaction
 from archiver.models import Watch, WatchRun
 from archiver.watches import WatchError, create_watch, delete_watch, update_watch, watches
 from archiver.watches.service import runs
-from archiver.web import services
+from archiver.web import row_or_404, services
 from archiver.web.api import _error
 
 bp = Blueprint("watches_api", __name__, url_prefix="/api/v1")
@@ -77,10 +77,7 @@ def add_watch():
 
 
 def _get(session, watch_id: int) -> Watch:
-    watch = session.get(Watch, watch_id)
-    if watch is None:
-        abort(404, description=f"no watch with id {watch_id}")
-    return watch
+    return row_or_404(session, Watch, watch_id, "watch")
 
 
 # One rule for all three methods, so an id out of range is a 404 for each (not a 405).

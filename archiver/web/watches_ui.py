@@ -1,14 +1,14 @@
 """Pages for watches: the list with its create form, one watch with its history of runs."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 
 from archiver.db import transaction
 from archiver.models import Watch
 from archiver.watches import WatchError, create_watch, delete_watch, update_watch, watches
 from archiver.watches.schedule import ScheduleError, check_timezone
 from archiver.watches.service import runs
-from archiver.web import services
+from archiver.web import row_or_404, services
 
 bp = Blueprint("watches_ui", __name__)
 
@@ -43,10 +43,7 @@ def _list_page(error: str | None = None, form: dict | None = None, status: int =
 
 
 def _get(session, watch_id: int) -> Watch:
-    watch = session.get(Watch, watch_id)
-    if watch is None:
-        abort(404, description=f"no watch with id {watch_id}")
-    return watch
+    return row_or_404(session, Watch, watch_id, "watch")
 
 
 @bp.get("/watches")
