@@ -47,6 +47,12 @@ def plan_captures(records: list[KeptRecord]) -> list[Planned]:
     the last request of the same URI before it; metadata records concurrent to it go with it."""
     planned: list[Planned] = []
     by_id = {r.record_id: r for r in records}
+    # records that name another as concurrent, by the one they name: one pass, not a scan
+    # of the whole file per response
+    naming: dict[str, list[KeptRecord]] = {}
+    for record in records:
+        for other in dict.fromkeys(record.concurrent_to):
+            naming.setdefault(other, []).append(record)
     taken: set[str] = set()
     last_request: dict[str, KeptRecord] = {}
     for record in records:
@@ -56,7 +62,7 @@ def plan_captures(records: list[KeptRecord]) -> list[Planned]:
         if record.rec_type not in CAPTURE_TYPES or not uri or not uri.lower().startswith(WEB_SCHEMES):
             continue
         linked = [by_id[i] for i in record.concurrent_to if i in by_id]
-        linked += [r for r in records if record.record_id in r.concurrent_to]
+        linked += naming.get(record.record_id, [])
         request = next((r for r in linked if r.rec_type == "request"), None)
         if request is None and record.rec_type == "response":
             candidate = last_request.get(uri)

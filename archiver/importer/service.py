@@ -31,7 +31,8 @@ from archiver.db import transaction
 from archiver.importer.captures import Planned, capture_fields, new_capture, plan_captures
 from archiver.importer.models import DONE, FAILED, QUEUED, RUNNING, ImportJob
 from archiver.importer.scan import ScanResult, file_sha256, scan_source
-from archiver.ledger.log import append
+from archiver.ledger.events import outcome_entries
+from archiver.ledger.log import NewEntry, append_all
 from archiver.models import CaptureRecord, WarcFile
 from archiver.provenance import software_versions
 from archiver.replay.index import add_lines, capture_lines
@@ -298,26 +299,17 @@ def _catalogue(settings, sessions, storage, stored, record_count: int, plans: li
 
 
 def _log_events(session: Session, agent: dict, capture, filename: str, rows: list[CaptureRecord]) -> None:
-    """`imported` (where it came from), `text_extracted`, then `stored` with every record's
-    place and digests: the entry `archiver verify` checks the records against."""
+    """`imported` (where it came from), then `text_extracted` and `stored` as for a capture
+    of ours, under one take of the append lock."""
     facts = capture.imported
-    append(session, "imported", agent, {
+    imported = NewEntry("imported", agent, {
         "source": facts["source"], "record_id": facts["record_id"],
         "source_offset": facts["source_offset"], "warc_date": facts["warc_date"],
         "warcinfo_id": (facts.get("warcinfo") or {}).get("record_id"),
         "target_uri": capture.requested_url, "http_status": capture.http_status,
         "payload_sha256": capture.payload_sha256, "payload_size": capture.payload_size,
-    }, capture_id=capture.id)
-    if capture.text_sha256:
-        append(session, "text_extracted", agent, {"text_sha256": capture.text_sha256,
-                                                  "extractor": capture.extractor}, capture_id=capture.id)
-    append(session, "stored", agent, {
-        "state": capture.state, "error_code": None, "change": capture.change, "revisit_of": None,
-        "warc_file": filename,
-        "records": [{"type": r.record_type, "id": r.record_id, "target_uri": r.target_uri,
-                     "offset": r.offset, "length": r.length, "block_digest": r.block_digest,
-                     "payload_digest": r.payload_digest} for r in rows],
-    }, capture_id=capture.id)
+    }, capture.id)
+    append_all(session, [imported, *outcome_entries(capture, agent, rows, filename)])
 
 
 def _index(settings: Settings, storage: Storage, filename: str, plans: list[Planned]) -> None:

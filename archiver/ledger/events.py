@@ -27,20 +27,28 @@ def record_capture_events(session: Session, capture: Capture, records) -> None:
         "redirects": len(capture.redirect_chain or []) - 1 if capture.redirect_chain else 0,
         "fetched_at": capture.fetched_at.isoformat() if capture.fetched_at else None,
     }, capture.id)]
+    warc_file = capture.warc_file.filename if capture.warc_file else None
+    # one take of the append lock for the three: consecutive positions, one flush
+    append_all(session, entries + outcome_entries(capture, agent, records, warc_file))
+
+
+def outcome_entries(capture: Capture, agent: dict, records, warc_file: str | None) -> list[NewEntry]:
+    """`text_extracted` when there is text, then `stored`, `revisit` or `failed` with every
+    record's place and digests: the entry `archiver verify` checks the records against.
+    Captures and imports (archiver/importer) alike."""
+    entries = []
     if capture.text_sha256:
         entries.append(NewEntry("text_extracted", agent, {"text_sha256": capture.text_sha256,
                                                           "extractor": capture.extractor}, capture.id))
     event = "failed" if capture.state != STORED else ("revisit" if capture.revisit_of else "stored")
     entries.append(NewEntry(event, agent, {
         "state": capture.state, "error_code": capture.error_code, "change": capture.change,
-        "revisit_of": capture.revisit_of,
-        "warc_file": capture.warc_file.filename if capture.warc_file else None,
+        "revisit_of": capture.revisit_of, "warc_file": warc_file,
         "records": [{"type": r.record_type, "id": r.record_id, "target_uri": r.target_uri,
                      "offset": r.offset, "length": r.length, "block_digest": r.block_digest,
                      "payload_digest": r.payload_digest} for r in records],
     }, capture.id))
-    # one take of the append lock for the three: consecutive positions, one flush
-    append_all(session, entries)
+    return entries
 
 
 def record_failure(session: Session, capture: Capture) -> None:
