@@ -147,3 +147,19 @@ def make_ctx(settings):
 def ctx(make_ctx):
     """A capture context on the test's settings."""
     return make_ctx()
+
+
+def capture_now(ctx, url: str, mode: str | None = None):
+    """Submit `url` and run its capture at once in this process (no broker); the stored
+    row, detached, with its WARC file and its records' files loaded."""
+    from archiver.capture import run_capture
+    from archiver.models import Capture
+    from archiver.submissions import Submitter, submit_captures
+    [submitted] = submit_captures(ctx.sessions, [url], None, Submitter("cli", "tester"),
+                                  lambda _id: None, mode=mode)
+    run_capture(ctx, submitted.id, task_id="test")
+    with ctx.sessions() as session:
+        row = session.get(Capture, submitted.id)
+        _ = row.warc_file, [r.warc_file for r in row.records]
+        session.expunge_all()
+        return row

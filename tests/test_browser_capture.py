@@ -27,9 +27,8 @@ from warcio.archiveiterator import ArchiveIterator
 from archiver.capture import run_capture
 from archiver.models import Capture, CaptureRecord
 from archiver.replay import capture_timestamp, replay_url
-from archiver.submissions import Submitter, submit_captures
 from archiver.warc import read_record
-from tests.conftest import capture_contexts, make_settings, service_missing
+from tests.conftest import capture_now as capture, capture_contexts, make_settings, service_missing
 from tests.live_service import live_service
 from tests.netguard import Tripwire
 from tests.pywb_replay import pywb_replay
@@ -97,16 +96,6 @@ def serve_article(site, folder: str) -> str:
     return site.url(f"/{folder}/page")
 
 
-def capture(ctx, url: str, mode: str) -> Capture:
-    [submitted] = submit_captures(ctx.sessions, [url], None, Submitter("cli", "tester"),
-                                  lambda _id: None, mode=mode)
-    run_capture(ctx, submitted.id, task_id="test")
-    with ctx.sessions() as session:
-        row = session.get(Capture, submitted.id)
-        _ = row.warc_file, [r.warc_file for r in row.records]
-        return row
-
-
 def record_block(ctx, loc: CaptureRecord) -> bytes:
     """A record's payload (after the HTTP headers, for a response), its digests checked."""
     record = read_record(ctx.writer.storage, ctx.settings, loc.warc_file.filename, loc.offset,
@@ -122,6 +111,14 @@ def responses(row: Capture) -> dict[str, CaptureRecord]:
 
 def browser_profiles() -> set[str]:
     return {p.name for p in Path(tempfile.gettempdir()).glob("archiver-browser-*")}
+
+
+def own_temp_folder(tmp_path, monkeypatch) -> None:
+    """Temporary files of this test (the browser's profile) in a folder of its own, so that
+    tests running beside it do not leave theirs in what it looks at."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
 
 
 def replay_settings(tmp_path, site, **env):
@@ -156,11 +153,11 @@ def replayed_page(page_address: str) -> tuple[str, int]:
 
 # --- the script-built page: browser mode has it, plain mode does not ----------------------
 
-def test_browser_mode_archives_and_replays_the_content_a_script_builds(tmp_path, fixture_site):
+def test_browser_mode_archives_and_replays_the_content_a_script_builds(tmp_path, fixture_site, monkeypatch):
     require_replay()
+    own_temp_folder(tmp_path, monkeypatch)
     settings = replay_settings(tmp_path, fixture_site)
     url = serve_article(fixture_site, "bc-browser")
-    profiles_before = browser_profiles()
     with capture_contexts() as make:
         ctx = make(settings)
         row = capture(ctx, url, "browser")
@@ -229,7 +226,7 @@ def test_browser_mode_archives_and_replays_the_content_a_script_builds(tmp_path,
         with pywb_replay(settings.warc_dir) as pywb:
             shown, image_width = replayed_page(pywb.page_url(url, stamp))
         assert PHRASE in shown and image_width == 24
-    assert browser_profiles() <= profiles_before          # the fresh profile was removed
+    assert browser_profiles() == set()          # the fresh profile was removed
 
 
 def test_plain_mode_archives_only_the_empty_shell(tmp_path, fixture_site):
@@ -343,15 +340,15 @@ def test_the_request_limit_is_kept_and_the_rest_recorded(make_ctx, fixture_site)
     assert f"{base}/lazy.png" not in responses(row)
 
 
-def test_a_page_that_never_settles_is_stored_at_the_deadline(make_ctx, fixture_site):
+def test_a_page_that_never_settles_is_stored_at_the_deadline(make_ctx, fixture_site, tmp_path, monkeypatch):
     import time
 
+    own_temp_folder(tmp_path, monkeypatch)
     fixture_site.set_page("/bc-slow/page", """<!DOCTYPE html><html><head><title>Slow</title></head>
 <body><h1>Waiting for a slow server</h1><p id="state">asked</p><script>
 fetch("/slow-headers").then(() => { document.getElementById("state").textContent = "answered"; });
 </script></body></html>""")
     ctx = make_ctx(browser_deadline=4)
-    profiles_before = browser_profiles()
     started = time.monotonic()
     row = capture(ctx, fixture_site.url("/bc-slow/page"), "browser")
     took = time.monotonic() - started
@@ -361,7 +358,7 @@ fetch("/slow-headers").then(() => { document.getElementById("state").textContent
     [slow] = [e for e in row.browser["blocked"] if e["url"].endswith("/slow-headers")]
     assert slow["reason"] == "timeout"
     assert row.browser["screenshot"]["size"] > 0 and row.browser["dom"]["size"] > 0
-    assert browser_profiles() <= profiles_before          # shut down and cleaned up all the same
+    assert browser_profiles() == set()          # shut down and cleaned up all the same
 
 
 def test_a_browser_that_fails_leaves_the_page_stored_as_fetched(make_ctx, fixture_site):

@@ -13,11 +13,8 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.capture import run_capture
 from archiver.db import migrate
-from archiver.models import Capture
-from archiver.submissions import Submitter, submit_captures
-from tests.conftest import make_settings
+from tests.conftest import capture_now as capture, make_settings
 from workers.context import build_context
 
 TMPFS_BYTES = 256 * 1024
@@ -38,16 +35,6 @@ def small_disk(tmp_path):
         yield tmp_path / "data"
     finally:
         subprocess.run(["umount", "-l", str(folder)], check=False)
-
-
-def capture(ctx, url: str) -> Capture:
-    [row] = submit_captures(ctx.sessions, [url], None, Submitter("cli", "tester"), lambda _id: None)
-    run_capture(ctx, row.id, task_id="disk-full-test")
-    with ctx.sessions() as session:
-        found = session.get(Capture, row.id)
-        _ = found.records, found.warc_file
-        session.expunge(found)
-        return found
 
 
 def test_a_full_disk_fails_the_capture_clearly_and_keeps_earlier_records(small_disk, fixture_site):

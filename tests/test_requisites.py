@@ -15,16 +15,14 @@ from bs4 import BeautifulSoup
 from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.capture import run_capture
 from archiver.config import ConfigError
 from archiver.db import migrate
 from archiver.fetch.css import css_references
 from archiver.fetch.requisites import css_requisites, html_requisites, srcset_urls
 from archiver.models import Capture, CaptureRecord
 from archiver.replay import capture_timestamp, replay_url
-from archiver.submissions import Submitter, submit_captures
 from archiver.warc import verify_warc_file
-from tests.conftest import make_settings
+from tests.conftest import capture_now as capture, make_settings
 from tests.fixture_site import REQUISITE_ASSETS, build_png
 from tests.replay_server import free_port, replay_server, require_replay
 from tests.test_fetch import tripwire  # noqa: F401  (records every connection attempt)
@@ -124,15 +122,6 @@ def test_css_scanner_finds_imports_fonts_and_images_but_not_comments():
 
 
 # --- a capture with its requisites ------------------------------------------------------
-
-def capture(ctx, url: str) -> Capture:
-    [submitted] = submit_captures(ctx.sessions, [url], None, Submitter("cli", "tester"), lambda _id: None)
-    run_capture(ctx, submitted.id, task_id="test")
-    with ctx.sessions() as session:
-        row = session.get(Capture, submitted.id)
-        _ = row.warc_file, [r.warc_file for r in row.records]
-        return row
-
 
 def read_records(ctx, row: Capture) -> list[tuple[CaptureRecord, object, bytes]]:
     """Each catalogued record read back by its offset, digests checked by warcio."""

@@ -11,26 +11,14 @@ import zlib
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.capture import run_capture
 from archiver.config import ConfigError
 from archiver.ledger.keys import load_or_create_key
 from archiver.ledger.log import check_log, sign_current_head
 from archiver.ledger.models import LedgerEntry
-from archiver.models import Capture
 from archiver.replay.index import capture_lines, cdxj_lines, headers_only
-from archiver.submissions import Submitter, submit_captures
 from archiver.warc import record_bytes, verify_warc_file
 from archiver.warc.compression import compressobj_factory
-from tests.conftest import make_settings
-
-
-def capture(ctx, url: str) -> Capture:
-    [row] = submit_captures(ctx.sessions, [url], None, Submitter("cli", "tester"), lambda _id: None)
-    run_capture(ctx, row.id, task_id="test")
-    with ctx.sessions() as session:
-        row = session.get(Capture, row.id)
-        _ = row.records, row.warc_file
-        return row
+from tests.conftest import capture_now as capture, make_settings
 
 
 def test_the_default_engine_is_isal_at_level_2_and_zlib_keeps_level_6(tmp_path):
