@@ -14,7 +14,7 @@ from typing import Callable
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from archiver.browser import better_text, browser_facts, browser_harvest, browser_resources, fetch_page
+from archiver.browser.pipeline import better_text, browser_facts, browser_harvest, browser_resources, fetch_page
 from archiver.accounts.models import CaptureRestriction
 from archiver.changes import compare, previous_capture
 from archiver.config import Settings

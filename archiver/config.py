@@ -14,6 +14,7 @@ from typing import Mapping
 from urllib.parse import urlsplit
 
 from archiver import __version__
+from archiver.browser.modes import MODES
 
 DEFAULT_USER_AGENT = f"archiver/{__version__} (web archive; +{{contact}})"
 
@@ -280,7 +281,7 @@ class Settings:
                 f"ARCHIVER_REPLAY_PORT={self.replay_port} on {self.replay_host} is the web app's own "
                 "address: replay must be a separate origin, so archived scripts cannot reach the app"
             )
-        if self.capture_mode not in ("plain", "browser"):
+        if self.capture_mode not in MODES:
             raise ConfigError(
                 f"ARCHIVER_CAPTURE_MODE={self.capture_mode!r} is not a capture mode: use 'plain' (one "
                 "HTTP fetch of the page and its requisites) or 'browser' (the page loaded in headless "
