@@ -45,13 +45,12 @@ def fetch(target: Path = SCHEMA) -> Path:
 
 def premis_schema():
     """The compiled schema; a test that needs it fails in CI and skips elsewhere when absent."""
-    import pytest
     from lxml import etree
+
+    from tests.conftest import service_missing
     if not SCHEMA.exists():
-        message = f"{SCHEMA} is missing: run `.venv/bin/python -m tests.premis_schema`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        service_missing("the PREMIS 3.0 schema", f"{SCHEMA} is missing: run "
+                                                 "`.venv/bin/python -m tests.premis_schema`")
     return etree.XMLSchema(etree.parse(str(SCHEMA)))
 
 

@@ -34,7 +34,7 @@ from archiver.models import Capture, CaptureRecord, WarcFile
 from archiver.replay import capture_timestamp
 from archiver.web import create_app
 from storage import open_storage
-from tests.conftest import make_settings
+from tests.conftest import make_settings, service_missing
 from tests.fixture_site import build_png
 from tests.replay_server import free_port, replay_server
 
@@ -74,7 +74,7 @@ def site(fixture_site):
 def run_wget(site, folder: Path, *extra: str) -> Path:
     """A real wget crawl of the import pages into a WARC; returns its path."""
     if not WGET.is_file():
-        pytest.fail("wget is not installed at /usr/bin/wget (apt-get install wget)", pytrace=False)
+        service_missing("wget", "not installed at /usr/bin/wget (apt-get install wget)")
     folder.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
         [str(WGET), "--no-verbose", "--recursive", "--level=2", "--page-requisites", "-e", "robots=off",
