@@ -45,12 +45,14 @@ _FURNITURE_WORD = re.compile(rf"(?<![a-z0-9])(?:{_FURNITURE})(?![a-z0-9])")
 _ARTICLE_WORDS = re.compile(
     r"article|story|entry|post-?body|post-?content|body-?text|main-?content|content-?body|"
     r"articlebody|richtext|rich-text|prose")
-_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+# A camelCase boundary, matched as an empty position so that sub() inserts a plain space
+# (a replacement template with groups is several times slower).
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
 
 def _words(name: str) -> str:
-    return _CAMEL.sub(r"\1 \2", name).lower()
+    return _CAMEL.sub(" ", name).lower()
 
 
 def is_furniture_name(name: str) -> bool:

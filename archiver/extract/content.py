@@ -68,12 +68,14 @@ def _unflag_teasers(blocks: list[Block], chains: list, flags: list[bool],
     among other paragraphs, so the elements around it hold other prose; and a card
     never holds the page's own headline (h1).
     """
+    if not any(_is_linked_headline(block) for block in blocks):
+        return                  # no card has a headline, so nothing is a teaser
     total: dict = {}
     prose: dict = {}
     headlines: dict = {}
     for block, chain, good in zip(blocks, chains, flags):
         length = len(block.text)
-        linked = length >= TEASER_LINK and block.link_density >= 0.7
+        linked = _is_linked_headline(block)
         for node in chain[:TEASER_LEVELS + 1]:
             total[node] = total.get(node, 0) + length
             if good:
@@ -91,6 +93,10 @@ def _unflag_teasers(blocks: list[Block], chains: list, flags: list[bool],
             if headlines.get(node):
                 flags[i] = False
                 break
+
+
+def _is_linked_headline(block: Block) -> bool:
+    return len(block.text) >= TEASER_LINK and block.link_density >= 0.7
 
 
 def _headline_ancestors(blocks: list[Block]) -> set:
@@ -130,7 +136,7 @@ def select(blocks: list[Block], furniture: dict, deadline: Deadline | None = Non
     kept_total: dict = {}
     deadline.check()
     for block, chain, good in zip(blocks, chains, flags):
-        if dropped and any(node in dropped for node in chain):
+        if dropped and not dropped.isdisjoint(chain):
             continue
         length = len(block.text)
         for node in chain:

@@ -60,6 +60,20 @@ _PROMPT = re.compile(
     r"if you (?:enjoyed|liked) (?:this|the) (?:article|story|post)|"
     r"^click (?:here|to)|^follow\b.{0,120}\b(?:twitter|facebook|instagram|linkedin|youtube))\b",
     re.I)
+# Every branch of _PROMPT holds one of these words, so text without any of them cannot
+# match it; looking for them is far cheaper than running _PROMPT.
+_PROMPT_WORDS = ("subscrib", "newsletter", "follow", "inbox", "download", "join our", "click",
+                 "affiliate", "commission", "javascript", "comment", "if you")
+# The characters other than the ASCII letters' own two cases that re.I matches to them.
+_IGNORECASE_EXTRAS = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s"})
+
+
+def _may_be_prompt(lowered: str, text: str) -> bool:
+    if not text.isascii():
+        lowered = text.translate(_IGNORECASE_EXTRAS).lower()
+    return any(word in lowered for word in _PROMPT_WORDS)
+
+
 # Site furniture that an article may also mention ("the company changed its privacy
 # policy"): left out only before the first or after the last prose block.
 _SITE_LINE = re.compile(
@@ -119,6 +133,11 @@ _BREADCRUMB = re.compile(
 
 
 def is_noise(text: str) -> bool:
+    return _is_noise(text, text.lower())
+
+
+def _is_noise(text: str, lowered: str) -> bool:
+    """is_noise(text), given text.lower()."""
     if _MARKUP.match(text):
         return True                          # markup shown as text (a <noscript> pixel)
     if len(text) <= 200 and _BREADCRUMB.match(text):
@@ -126,10 +145,11 @@ def is_noise(text: str) -> bool:
     if len(text) <= 100 and (_UI_LINE.match(text) or _CREDIT.search(text)
                              or is_dateline(text)):
         return True
-    if (len(text) <= COOKIE_NOTICE_MAX and "cookie" in text.lower()   # every _COOKIES phrase has it
+    if (len(text) <= COOKIE_NOTICE_MAX and "cookie" in lowered   # every _COOKIES phrase has it
             and _COOKIES.search(text) and _ADDRESSES_READER.search(text)):
         return True      # a notice speaks to the reader; news about cookies, of others
-    return len(text) <= 320 and _PROMPT.search(text) is not None
+    return (len(text) <= 320 and _may_be_prompt(lowered, text)
+            and _PROMPT.search(text) is not None)
 
 
 def _linky(block: Block) -> bool:
@@ -154,10 +174,9 @@ def keep(blocks: list[Block], title: str, is_prose) -> list[str]:
         if (block.tag == "h1" and first_h1) or _is_title(key, title_key):
             first_h1 = first_h1 and block.tag != "h1"
             continue                        # the headline belongs to the title line
-        if is_noise(text):
+        if _is_noise(text, key):
             continue
-        if len(key) >= DEDUPE_MIN and (key in seen or any(
-                key in earlier for earlier in recent)):
+        if len(key) >= DEDUPE_MIN and (key in seen or _inside_any(key, recent)):
             continue                        # a repeated caption or pull quote
         seen.add(key)
         recent.append(key)
@@ -173,6 +192,13 @@ def keep(blocks: list[Block], title: str, is_prose) -> list[str]:
     middle = [b for b in candidates[first:last + 1] if not _linky(b)]
     tail = [b for b in candidates[last + 1:] if not _edge_furniture(b)]
     return [b.text for b in head + middle + tail]
+
+
+def _inside_any(key: str, earlier: list[str]) -> bool:
+    """True if key is a substring of one of the earlier keys."""
+    if "\n" in key:
+        return any(key in one for one in earlier)
+    return key in "\n".join(earlier)    # one search; a key without "\n" cannot span two
 
 
 _SITE_SUFFIX = re.compile(r"^\s*[|\-–—:·»]\s*\S.{0,40}$")

@@ -44,11 +44,15 @@ def extract_html(text: str, url: str | None = None,
     boilerplate.strip_structural(body)
     furniture = boilerplate.furniture(body)
     deadline.check()
-    container, dropped = content.select(render.blocks(body, deadline), furniture, deadline)
+    page_blocks, spans = render.blocks_and_spans(body, deadline)
+    container, dropped = content.select(page_blocks, furniture, deadline)
     if container is None:
         container = body                    # no prose anywhere: keep what short text there is
     deadline.check()
-    text = _compose(render.blocks(container, deadline, skip=dropped), title)
+    article_blocks = render.blocks_within(page_blocks, spans, container, dropped)
+    if article_blocks is None:             # not a clean cut: walk the container again
+        article_blocks = render.blocks(container, deadline, skip=dropped)
+    text = _compose(article_blocks, title)
     return title, text, meta
 
 

@@ -2,6 +2,8 @@
 
 Walks the tree with lxml's iterwalk (no recursion, so deep nesting is safe) and records,
 for each block, its text, how much of it is link text, and the tag that opened it.
+The article's blocks are usually cut out of the page's (blocks_within) rather than
+walked a second time; the cut is taken only where it is provably the same.
 """
 from __future__ import annotations
 
@@ -35,11 +37,95 @@ class Block:
         return self.link_chars / len(self.text) if self.text else 0.0
 
 
+@dataclass(slots=True)
+class Span:
+    """Where a block element sits in a walk's output, and the walk's state as it opened.
+
+    start and end index the blocks rendered inside it; blank_before says no text was
+    pending when it opened (so no block was cut there); in_link and lists count the
+    links and lists it sits inside."""
+    start: int
+    blank_before: bool
+    in_link: int
+    lists: int
+    end: int
+
+
+class Spans:
+    """The Span of every block element of a walk, recorded as plain tuples (cheaper)."""
+
+    def __init__(self):
+        self.opened: dict = {}      # element -> (start, blank_before, in_link, lists)
+        self.closed: dict = {}      # element -> end
+
+    def get(self, element) -> Span | None:
+        opened = self.opened.get(element)
+        return None if opened is None else Span(*opened, self.closed[element])
+
+
 def blocks(root, deadline: Deadline | None = None, skip=frozenset()) -> list[Block]:
     """Text blocks of a subtree, whitespace normalised, empty ones left out.
 
     Subtrees of elements in `skip` are left out (their tails are kept)."""
-    deadline = deadline or NoDeadline()
+    return _walk(root, deadline or NoDeadline(), skip, None)
+
+
+def blocks_and_spans(root, deadline: Deadline | None = None) -> tuple[list[Block], Spans]:
+    """blocks(root), and the Span of every block element in it (see blocks_within)."""
+    spans = Spans()
+    return _walk(root, deadline or NoDeadline(), frozenset(), spans), spans
+
+
+def blocks_within(all_blocks: list[Block], spans: Spans, container, skip) -> list[Block] | None:
+    """blocks(container, skip=skip), cut out of blocks_and_spans() of an enclosing tree, or
+    None where that would not be exactly the same, so the caller walks the container.
+
+    The cut is exact when the container is a block element outside any link or list
+    (its blocks then open and close as in a walk of its own), and every outermost
+    skipped element inside it is a block element with no text pending before it and no
+    link text in its tail: skipping it then only removes the blocks rendered inside it."""
+    span = spans.get(container)
+    if span is None or span.in_link or span.lists or container in skip:
+        return None
+    cuts = []
+    for element in _outermost_inside(container, skip):
+        inner = spans.get(element)
+        if inner is None or not inner.blank_before:
+            return None
+        if inner.in_link and element.tail and element.tail.strip():
+            return None
+        cuts.append((inner.start, inner.end))
+    kept, position = [], span.start
+    for start, end in sorted(cuts):
+        kept.extend(all_blocks[position:start])
+        position = max(position, end)
+    kept.extend(all_blocks[position:span.end])
+    return kept
+
+
+def _outermost_inside(container, elements) -> list:
+    """The elements strictly inside container that are not inside another of them."""
+    above = set(container.iterancestors())
+    found = []
+    for element in elements:
+        for node in element.iterancestors():
+            if node is container:
+                found.append(element)
+                break
+            if node in elements or node in above:
+                break
+    return found
+
+
+def normalise_space(text: str) -> str:
+    """" ".join(text.split()), without splitting text that is already so."""
+    if (text.isprintable() and "  " not in text    # no whitespace but single spaces
+            and not text.startswith(" ") and not text.endswith(" ")):
+        return text
+    return " ".join(text.split())
+
+
+def _walk(root, deadline: Deadline, skip, spans: Spans | None) -> list[Block]:
     out: list[Block] = []
     parts: list[str] = []
     link_chars = 0
@@ -51,62 +137,77 @@ def blocks(root, deadline: Deadline | None = None, skip=frozenset()) -> list[Blo
     def flush() -> None:
         nonlocal parts, link_chars
         if parts:
-            text = " ".join("".join(parts).split())
+            text = normalise_space(parts[0] if len(parts) == 1 else "".join(parts))
             if text:
                 top = stack[-1] if stack else None
                 out.append(Block(text, min(link_chars, len(text)),
                                  top.tag if top is not None else "", lists > 0, top))
-        parts = []
+            parts = []
         link_chars = 0
 
+    if spans is not None:
+        opened, closed = spans.opened, spans.closed
     walker = etree.iterwalk(root, events=("start", "end"))
     skipping = None
     for event, el in walker:
         if skipping is not None:
             if el is skipping:                # its end event: only the tail counts
                 skipping = None
-                if el.tail:
-                    parts.append(el.tail)
+                tail = el.tail
+                if tail:
+                    parts.append(tail)
             continue
-        if event == "start" and el in skip:
+        if skip and event == "start" and el in skip:
             walker.skip_subtree()
             skipping = el
             continue
         tag = el.tag
         if not isinstance(tag, str):          # comments, processing instructions
-            if event == "end" and el.tail and el is not root:
-                parts.append(el.tail)
+            if event == "end" and el is not root:
+                tail = el.tail
+                if tail:
+                    parts.append(tail)
             continue
         if event == "start":
             count += 1
             if count & 255 == 0:
                 deadline.check()
             if tag in BLOCK_TAGS:
-                flush()
+                if spans is not None:
+                    emitted = len(out)
+                    flush()
+                    opened[el] = (len(out), len(out) == emitted, in_link, lists)
+                else:
+                    flush()
                 stack.append(el)
-                if tag in ("ul", "ol"):
+                if tag == "ul" or tag == "ol":
                     lists += 1
             elif tag == "a":
                 in_link += 1
             elif tag in CELLS:
                 parts.append(" ")
-            if el.text:
-                parts.append(el.text)
+            text = el.text
+            if text:
+                parts.append(text)
                 if in_link:
-                    link_chars += len(el.text.strip())
+                    link_chars += len(text.strip())
         else:
             if tag in BLOCK_TAGS:
                 flush()
+                if spans is not None:
+                    closed[el] = len(out)
                 stack.pop()
-                if tag in ("ul", "ol"):
+                if tag == "ul" or tag == "ol":
                     lists -= 1
             elif tag == "a":
                 in_link -= 1
             elif tag in CELLS:
                 parts.append(" ")
-            if el.tail and el is not root:
-                parts.append(el.tail)
-                if in_link:
-                    link_chars += len(el.tail.strip())
+            if el is not root:
+                tail = el.tail
+                if tail:
+                    parts.append(tail)
+                    if in_link:
+                        link_chars += len(tail.strip())
     flush()
     return out
