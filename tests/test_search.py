@@ -134,3 +134,90 @@ def test_bad_queries_say_what_to_change():
         SearchQuery(per_page=1000)
     with pytest.raises(QueryError, match="before"):
         SearchQuery(since=T0, until=T0)
+
+
+def test_reindexing_a_changed_capture_finds_its_new_words_only(catalogue):
+    sessions, ids = catalogue
+    with transaction(sessions) as session:
+        capture = session.get(Capture, ids[1])
+        capture.text = "Astronomers counted the moons of the planet."
+        session.flush()
+        search_index_for(session).index(session, capture.id)
+        search_index_for(session).index(session, capture.id)        # twice: still one entry
+    assert run(sessions, text="comet").total == 1                   # still in the title
+    assert run(sessions, text="telescopes").total == 0
+    assert urls(run(sessions, text="moons")) == [DOCS[1][0]]
+    assert run(sessions, text="budget").total == 3
+
+
+def test_a_capture_no_longer_stored_or_deleted_is_not_found(catalogue):
+    sessions, ids = catalogue
+    with transaction(sessions) as session:
+        session.get(Capture, ids[1]).state = "failed"
+        session.flush()
+        search_index_for(session).index(session, ids[1])
+        session.delete(session.get(Capture, ids[2]))
+    assert run(sessions, text="budget").total == 2
+    assert set(urls(run(sessions, text="budget"))) == {DOCS[0][0], DOCS[3][0]}
+    assert run(sessions, text="comet").total == 0
+
+
+def _fts_integrity_check(session) -> None:
+    """FTS5 raises if its index differs from what the content rows would give."""
+    from sqlalchemy import text
+    session.execute(text("INSERT INTO capture_fts (capture_fts, rank) VALUES ('integrity-check', 1)"))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_sqlite_index_stays_consistent_with_the_captures(catalogue):
+    sessions, ids = catalogue
+    with transaction(sessions) as session:
+        _fts_integrity_check(session)
+        capture = session.get(Capture, ids[0])
+        capture.title, capture.final_url, capture.http_status = "Budget revised", "https://news.example/b2", 201
+        session.flush()
+        _fts_integrity_check(session)      # the trigger took the old values out
+        search_index_for(session).index(session, capture.id)
+        session.delete(session.get(Capture, ids[3]))
+        session.flush()
+        _fts_integrity_check(session)
+    assert urls(run(sessions, text="budget", status=201)) == ["https://news.example/b2"]
+    assert run(sessions, text="politics").total == 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_migration_0012_converts_the_index_and_back(database_url):
+    from alembic import command
+    from sqlalchemy import text
+    from archiver.db import alembic_config
+    cfg = alembic_config(database_url)
+    command.upgrade(cfg, "0011")
+    engine = make_engine(database_url)
+    sessions = make_session_factory(engine)
+    with transaction(sessions) as session:       # captures indexed the way revision 0011 did
+        for n, (url, title, body, status, ctype, days, state) in enumerate(DOCS, 1):
+            session.execute(text(
+                "INSERT INTO captures (id, state, source, requested_url, final_url, site, title, text, "
+                "http_status, content_type, queued_at, fetched_at, attempts) VALUES (:id, :state, 'api', "
+                ":url, :url, :site, :title, :text, :status, :ctype, :queued, :fetched, 1)"),
+                {"id": n, "state": state, "url": url, "site": site_of(url), "title": title, "text": body,
+                 "status": status, "ctype": ctype, "queued": T0.replace(tzinfo=None),
+                 "fetched": (T0 + timedelta(days=days)).replace(tzinfo=None)})
+            if state == "stored":
+                session.execute(text(
+                    "INSERT INTO capture_fts (rowid, title, url, text, facets) "
+                    "VALUES (:id, :title, :url, :text, '')"),
+                    {"id": n, "title": title or "", "url": url, "text": body or ""})
+    command.upgrade(cfg, "head")
+    assert set(urls(run(sessions, text="budget"))) == {d[0] for d in DOCS[:4]}
+    assert set(urls(run(sessions, text="budget", site="news.example"))) == {DOCS[0][0], DOCS[1][0]}
+    with transaction(sessions) as session:
+        _fts_integrity_check(session)
+    command.downgrade(cfg, "0011")
+    with sessions() as session:
+        assert session.execute(text(
+            "SELECT count(*) FROM capture_fts WHERE capture_fts MATCH 'budget'")).scalar_one() == 4
+        assert session.execute(text("SELECT title FROM capture_fts WHERE rowid = 5")).scalar_one() == ""
+    command.upgrade(cfg, "head")
+    assert urls(run(sessions, text="comet")) == [DOCS[1][0]]
+    engine.dispose()

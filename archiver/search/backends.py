@@ -117,22 +117,30 @@ class SQLiteSearch:
 
     It holds exactly the stored captures, so a search without filters never touches the
     captures table until the page of hits is read; filters are facet tokens (facets.py).
+    The table is external-content (migration 0012): the text is stored once, in captures,
+    read back through the view `capture_fts_source` only for snippets. A capture is in the
+    index when it has a row in `capture_fts_facets` (the facet tokens it was indexed with);
+    triggers on captures take a capture out of the index when it is deleted or one of its
+    indexed columns changes, because FTS5 can remove a row only given the values it indexed.
     """
 
     def index(self, session: Session, capture_id: int) -> None:
-        session.execute(text("DELETE FROM capture_fts WHERE rowid = :id"), {"id": capture_id})
         row = session.execute(text(
-            "SELECT id, state, title, coalesce(final_url, requested_url) AS url, text, site, "
-            "http_status, content_type, fetched_at FROM captures WHERE id = :id"),
+            "SELECT c.state, c.site, c.http_status, c.content_type, c.fetched_at, "
+            "f.capture_id IS NOT NULL AS indexed FROM captures c "
+            "LEFT JOIN capture_fts_facets f ON f.capture_id = c.id WHERE c.id = :id"),
             {"id": capture_id}).first()
-        if row is None or row.state != "stored":
+        # Already indexed means unchanged since: the triggers un-index a changed capture.
+        if row is None or row.indexed or row.state != "stored":
             return
-        fetched = _as_utc(row.fetched_at)
+        facets = capture_facets(row.site, row.http_status, row.content_type, _as_utc(row.fetched_at))
+        session.execute(text("INSERT INTO capture_fts_facets (capture_id, facets) VALUES (:id, :facets)"),
+                        {"id": capture_id, "facets": facets})
+        # INSERT ... SELECT: the text goes from the captures row to the index inside SQLite.
         session.execute(text(
             "INSERT INTO capture_fts (rowid, title, url, text, facets) "
-            "VALUES (:id, :title, :url, :text, :facets)"),
-            {"id": row.id, "title": row.title or "", "url": row.url, "text": row.text or "",
-             "facets": capture_facets(row.site, row.http_status, row.content_type, fetched)})
+            "SELECT id, title, url, text, facets FROM capture_fts_source WHERE id = :id"),
+            {"id": capture_id})
 
     @staticmethod
     def match_expression(query: SearchQuery) -> tuple[str, bool]:

@@ -36,16 +36,27 @@ def upgrade() -> None:
     if bind.dialect.name == "sqlite":
         op.execute("CREATE VIRTUAL TABLE capture_fts USING fts5("
                    "title, url, text, facets, tokenize = 'unicode61 remove_diacritics 2')")
-        from archiver.search import SQLiteSearch
-        from sqlalchemy.orm import Session
-        session = Session(bind=bind)
-        for (capture_id,) in bind.execute(sa.text("SELECT id FROM captures WHERE state = 'stored'")):
-            SQLiteSearch().index(session, capture_id)
-        session.flush()
+        _index_stored_captures(bind)
     elif bind.dialect.name == "postgresql":
         op.execute(f"ALTER TABLE captures ADD COLUMN search_document tsvector "
                    f"GENERATED ALWAYS AS ({PG_DOCUMENT}) STORED")
         op.execute("CREATE INDEX ix_captures_search ON captures USING gin (search_document)")
+
+
+def _index_stored_captures(bind) -> None:
+    """As this revision's index() did (today's SQLiteSearch expects revision 0012's tables)."""
+    from datetime import datetime
+    from archiver.search.facets import capture_facets
+    rows = bind.execute(sa.text(
+        "SELECT id, title, coalesce(final_url, requested_url), text, site, http_status, content_type, "
+        "fetched_at FROM captures WHERE state = 'stored'")).all()
+    for capture_id, title, url, body, site, status, ctype, fetched_at in rows:
+        if isinstance(fetched_at, str):
+            fetched_at = datetime.fromisoformat(fetched_at)
+        bind.execute(sa.text("INSERT INTO capture_fts (rowid, title, url, text, facets) "
+                             "VALUES (:id, :title, :url, :text, :facets)"),
+                     {"id": capture_id, "title": title or "", "url": url, "text": body or "",
+                      "facets": capture_facets(site, status, ctype, fetched_at)})
 
 
 def downgrade() -> None:
