@@ -3,21 +3,27 @@ that bench/capture.py measured: one evidence-log append per capture, and a repla
 that reads back only the records it indexes. Real captures from the loopback site."""
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
 import random
 import zlib
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.config import ConfigError
+from archiver.fetch.types import Exchange, FetchResult
 from archiver.ledger.keys import load_or_create_key
 from archiver.ledger.log import check_log, sign_current_head
 from archiver.ledger.models import LedgerEntry
-from archiver.replay.index import capture_lines, cdxj_lines, headers_only
-from archiver.warc import record_bytes, verify_warc_file
+from archiver.replay.index import capture_lines, cdxj_lines, head_lines, headers_only
+from archiver.warc import CaptureRecords, WarcFileWriter, record_bytes, verify_warc_file
 from archiver.warc.compression import compressobj_factory
+from archiver.warc.records import Resource, Revisit, http_block_digests
+from storage import open_storage
 from tests.conftest import capture_now as capture, make_settings
 
 
@@ -142,3 +148,103 @@ def test_what_is_not_a_gzip_warc_record_is_left_to_the_whole_record_path():
     assert headers_only(gzip.compress(arc_header)) is None
     assert headers_only(b"these bytes are not gzip") is None
     assert headers_only(gzip.compress(b"WARC/1.1\r\nWARC-Type: response\r\n")) is None   # cut short
+
+
+# --- the replay index from the heads the writer keeps ------------------------------------
+
+MOMENT = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=timezone.utc)
+HTML = [("Content-Type", "text/html; charset=utf-8")]
+
+
+def _response(status: str, headers: list[tuple[str, str]], body: bytes = b"<p>words</p>") -> bytes:
+    return (f"HTTP/1.1 {status}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)).encode() + b"\r\n" + body
+
+
+def _exchange(url: str, response: bytes | None, ip: str = "127.0.0.1",
+              truncated: str | None = None) -> Exchange:
+    parts = urlsplit(url)
+    request = f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode("utf-8")
+    return Exchange(url=url, ip=ip, port=80, started_at=MOMENT, ended_at=MOMENT, request_bytes=request,
+                    response_file=io.BytesIO(response) if response is not None else None,
+                    response_length=len(response or b""), truncated=truncated)
+
+
+def _capture(*hops: Exchange, text: bool = True, **fields) -> CaptureRecords:
+    fetch = FetchResult(requested_url=hops[0].url, exchanges=list(hops))
+    return CaptureRecords(capture_id=1, fetch=fetch, provenance={"url": hops[0].url, "note": "caf\u00e9"},
+                          text="Title\n\nwords" if text else None,
+                          text_metadata={"title": "T\u00eftle"} if text else None, **fields)
+
+
+def _odd_captures() -> list[CaptureRecords]:
+    """Captures of many shapes: odd URLs and HTTP heads, redirects, requisites, resources,
+    a revisit, responses without a status, a hop without a response."""
+    urls = ["http://example.test/", "HTTP://Example.TEST:80/Path/../a?b=2&a=1#frag", "https://example.test",
+            "http://b\u00fccher.example/stra\u00dfe?q=\u00fc&x=%7E", "http://example.test/a b?c d",
+            "https://[2001:db8::1]:8443/x?y=1", "http://user:pw@www.example.test/%zz%41",
+            "http://127.0.0.1:8080/article/1", "http://example.test/" + "long/" * 400,
+            "ftp://example.test/file.txt", "dns:example.test", "https://example.test/\u65e5\u672c"]
+    captures = [_capture(_exchange(url, _response("200 OK", HTML))) for url in urls]
+    heads = [
+        [("Content-Type", "TEXT/HTML ;charset=x")], [("Content-Type", "application/json\t; x=1")],
+        [("Content-Type", "")], [], [("content-type", "image/png"), ("Content-Type", "text/css")],
+        [("Content-Type", "text/html; name=\u00e9")],
+    ]
+    captures += [_capture(_exchange("http://example.test/h", _response("200 OK", h))) for h in heads]
+    odd_heads = [
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=\xe9\r\n\r\nlatin-1 in a header",
+        b"HTTP/1.1 200 OK\r\nX-Folded: one\r\n two\r\nContent-Type:\ttext/plain  \r\n\r\nfolded",
+        b"HTTP/1.0 200 OK\nContent-Type: text/html\n\nbare line feeds",
+        b"HTTP/1.1 204 No Content\r\n\r\n", b"HTTP/1.1 304 Not Modified\r\nETag: x\r\n\r\n",
+        b"HTTP/1.1\r\nContent-Type: text/html\r\n\r\nno status code", b"HTTP/1.1 abc Weird\r\n\r\nx",
+        b"not an http response at all", b"\r\n\r\nno status line", b"x",
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 99\r\n",   # headers never end
+        b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\nheaders over 64 KB",
+    ]
+    captures += [_capture(_exchange(f"http://example.test/odd/{n}", r)) for n, r in enumerate(odd_heads)]
+    page = _response("200 OK", HTML)
+    captures.append(_capture(_exchange("http://example.test/cut", page, truncated="length")))
+    captures.append(_capture(_exchange("http://example.test/no-ip", _response("404 Not Found", HTML), ip="")))
+    moved = _response("301 Moved", [("Location", "/new")], b"")
+    captures.append(_capture(_exchange("http://example.test/old", moved),
+                             _exchange("http://example.test/new", page)))
+    captures.append(_capture(_exchange("http://example.test/gone", None), text=False))
+    requisites = [FetchResult(u, [_exchange(u, _response("200 OK", [("Content-Type", t)]))])
+                  for u, t in [("http://example.test/s.css", "text/css"),
+                               ("http://cdn.example.test/i.png", "image/png")]]
+    captures.append(_capture(_exchange("http://example.test/with", page), requisites=requisites))
+    resources = [Resource("urn:screenshot:http://example.test/with", "image/png", b"\x89PNG", MOMENT),
+                 Resource("urn:dom:http://example.test/with", "text/html; charset=utf-8", b"<html/>", MOMENT)]
+    captures.append(_capture(_exchange("http://example.test/browser", page), resources=resources))
+    seen = _response("200 OK", HTML, b"the same payload")
+    _, digest = http_block_digests(io.BytesIO(seen), len(seen))
+    earlier = Revisit("<urn:uuid:00000000-0000-0000-0000-000000000001>", "http://example.test/same",
+                      "2026-01-01T00:00:00Z", digest)
+    captures.append(_capture(_exchange("http://example.test/same", seen), revisit=earlier))
+    return captures
+
+
+def test_lines_from_the_writers_heads_are_the_lines_cdxj_indexer_makes_of_the_stored_records(tmp_path):
+    """capture_lines given the writer's own locations (their heads, nothing read back)
+    against cdxj-indexer over every whole record as stored, and against the read-back path."""
+    settings = make_settings(tmp_path)
+    storage = open_storage(settings.storage_url)
+    writer = WarcFileWriter(settings, storage)
+    shortcuts = 0
+    try:
+        for capture_records in _odd_captures():
+            written = writer.write_capture(capture_records)
+            data = (settings.open_warc_dir / f"{written.filename}.open").read_bytes()
+            members = [(r.offset, data[r.offset:r.offset + r.length]) for r in written.records]
+            for loc, (_, member) in zip(written.records, members):     # the head starts the record
+                assert loc.head is None or gzip.decompress(member).startswith(loc.head)
+            whole = cdxj_lines(members, written.filename)
+            lines = capture_lines(settings, storage, written.filename, written.records)
+            assert lines == whole and lines, capture_records.fetch.requested_url
+            read_back = [dataclasses.replace(r, head=None) for r in written.records]
+            assert capture_lines(settings, storage, written.filename, read_back) == whole
+            indexed = [r for r in written.records if r.record_type not in ("request", "conversion")]
+            shortcuts += head_lines(indexed, written.filename) is not None
+    finally:
+        writer.close()
+    assert shortcuts == len(_odd_captures()) - 1       # all but the one with 70 KB of HTTP headers

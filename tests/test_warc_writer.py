@@ -389,6 +389,23 @@ def test_redirect_chain_gets_a_request_and_response_per_hop(harness, site):
     assert verify_warc_file(io.BytesIO(data)).ok
 
 
+@pytest.mark.parametrize("path", ["/article", "/odd-headers", "/bare-lf", "/chunked", "/redirect"])
+def test_each_location_keeps_the_head_of_its_record(harness, site, path):
+    """The WARC headers as written, then for HTTP records the HTTP headers as warcio's reader
+    parses them: what the replay index reads instead of the stored record."""
+    written = harness.writer.write_capture(capture_of(raw_fetch(site.url(path)), text=page_text(),
+                                                      text_metadata={"title": ARTICLE_TITLE}))
+    data = (harness.settings.open_warc_dir / f"{written.filename}.open").read_bytes()
+    for loc in written.records:
+        member = data[loc.offset:loc.offset + loc.length]
+        warc_headers, _, rest = zlib.decompress(member, zlib.MAX_WBITS + 16).partition(b"\r\n\r\n")
+        assert loc.head.startswith(warc_headers + b"\r\n\r\n")
+        http_headers = loc.head[len(warc_headers) + 4:]
+        [(record, payload, _, _)] = records_of(member)
+        assert rest == http_headers + payload + b"\r\n\r\n"
+        assert bool(http_headers) == (loc.record_type in ("response", "request")), loc.record_type
+
+
 def test_a_hop_without_response_gets_only_its_request(harness, site):
     result = raw_fetch(site.url("/article"))
     dead = Exchange(url="http://127.0.0.1:9/nothing", ip="127.0.0.1", port=9,

@@ -4,8 +4,9 @@ pywb reads `<data>/replay/indexes/` as one index: it binary-searches every `*.cd
 the folder and merges the answers. Each file is sorted; together they are a small
 log-structured merge tree:
 
-- `add_capture_to_index` indexes one capture's records with cdxj-indexer and writes them,
-  sorted, as a new level-0 file (`L0-*.cdxj`): one small file per capture;
+- `add_capture_to_index` indexes one capture's records with cdxj-indexer (from the heads
+  the WARC writer kept, or else from the records read back) and writes them, sorted, as a
+  new level-0 file (`L0-*.cdxj`): one small file per capture;
 - when a level holds `FANOUT` files, they are merged into one file of the next level, so a
   line is rewritten about log_FANOUT(lines) times in its life and a lookup opens at most
   FANOUT - 1 files per level;
@@ -34,8 +35,9 @@ import time
 import uuid
 import zlib
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Protocol
+from typing import Iterable, Iterator, Protocol, TextIO
 
 from archiver.config import Settings
 from archiver.replay.paths import ReplayPaths
@@ -115,13 +117,18 @@ def capture_lines(settings: Settings, storage, filename: str, records: Iterable[
     """CDXJ lines of these records of `filename`. Records that say their `record_type`
     (RecordLocation, CaptureRecord) are skipped when it is never indexed.
 
-    The indexer is given each record cut to its headers (`headers_only`): what its fields
-    come from, without inflating the page's body. When any record cannot be cut so, every
-    record is indexed whole, which gives the same lines (tests/test_warc_compression.py)."""
+    Records the writer kept the head of (RecordLocation.head) are not read back at all
+    (`head_lines`). Otherwise the indexer is given each record read back and cut to its
+    headers (`headers_only`): what its fields come from, without inflating the page's body.
+    When any record cannot be cut so, every record is indexed whole, which gives the same
+    lines (tests/test_warc_compression.py)."""
     wanted = sorted((r for r in records if getattr(r, "record_type", None) not in NOT_INDEXED),
                     key=lambda r: r.offset)
     if not wanted:
         return []
+    lines = head_lines(wanted, filename)
+    if lines is not None:
+        return lines
     heads = [headers_only(record_bytes(storage, settings, filename, r.offset, min(r.length, HEAD_BYTES)))
              for r in wanted]
     if any(head is None for head in heads):
@@ -135,6 +142,51 @@ def capture_lines(settings: Settings, storage, filename: str, records: Iterable[
         block["length"] = str(lengths[int(block["offset"])])    # the gzip member's, in the file
         lines.append(f"{key} {timestamp} {json.dumps(block)}")
     return lines
+
+
+@dataclass(frozen=True)
+class _Place:
+    """What cdxj-indexer asks its record iterator of a record: where it is in the file."""
+    offset: int
+    length: int
+
+    def get_record_offset(self) -> int:
+        return self.offset
+
+    def get_record_length(self) -> int:
+        return self.length
+
+
+def head_lines(records: list[Located], filename: str) -> list[str] | None:
+    """The lines cdxj-indexer makes of these records (in offset order) of `filename`, made
+    from the heads the writer kept (RecordLocation.head) instead of the stored records.
+
+    warcio's record loader reads each head as cdxj-indexer's ArchiveIterator reads the
+    record, and cdxj-indexer's own code picks the record and makes its line; only where the
+    record is (offset, length) comes from the catalogue, as on the other paths. None when a
+    record has no head or parses oddly, or does not state its WARC-Payload-Digest (the
+    indexer would digest a payload the head lacks): then the records are read back.
+    """
+    if any(getattr(r, "head", None) is None for r in records):
+        return None
+    from cdxj_indexer.main import CDXJIndexer   # only where indexing happens (workers, reindex)
+    from warcio.recordloader import ArcWarcRecordLoader
+
+    # the loader of the ArchiveIterator that CDXJIndexer makes
+    loader = ArcWarcRecordLoader(verify_http=False, arc2warc=True)
+    try:
+        loaded = [loader.parse_record_stream(io.BytesIO(r.head)) for r in records]
+    except Exception:        # noqa: BLE001  (the read-back path gives the lines, or the error)
+        return None
+    if not all(record.rec_headers.get_header("WARC-Payload-Digest") for record in loaded):
+        return None
+    out = io.StringIO()
+    indexer = CDXJIndexer(out, [], filename=filename)
+    indexer.curr_filename = filename           # what its process_one sets for each file read
+    for located, record in zip(records, loaded):
+        if indexer.filter_record(record):
+            indexer.process_index_entry(_Place(located.offset, located.length), record, filename, out)
+    return out.getvalue().splitlines()
 
 
 HEAD_BYTES = 64 * 1024    # of a record's gzip member, and of its start inflated: its headers
@@ -238,10 +290,9 @@ def remove_lines(settings: Settings, lines: Iterable[str]) -> int:
             if not kept:
                 path.unlink()
                 continue
-            fd, tmp = tempfile.mkstemp(dir=paths.indexes, prefix=".tmp-", suffix=".part")
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
+            with _new_file(paths.indexes) as (out, tmp):
                 out.writelines(kept)
-            _publish(paths.indexes, Path(tmp), path.name.split("-", 1)[0])
+            _publish(paths.indexes, tmp, path.name.split("-", 1)[0])
             path.unlink()
             _fsync_dir(paths.indexes)
     return removed
@@ -312,12 +363,15 @@ def lookup(settings: Settings, surt_prefix: str) -> list[str]:
 
 @contextmanager
 def _locked(paths: ReplayPaths) -> Iterator[None]:
-    with open(paths.lock, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def _index_files(folder: Path) -> list[Path]:
@@ -331,10 +385,18 @@ def _new_name(level: str) -> str:
     return f"{level}-{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}.cdxj"
 
 
+@contextmanager
+def _new_file(folder: Path) -> Iterator[tuple[TextIO, Path]]:
+    """A new text file in `folder` under a name pywb ignores, fsynced once written."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
+    with open(fd, "w", encoding="utf-8") as handle:
+        yield handle, Path(tmp)
+        handle.flush()
+        os.fsync(fd)
+
+
 def _publish(folder: Path, tmp: Path, level: str) -> Path:
-    """fsync, then rename into the folder under a name pywb reads."""
-    with open(tmp, "rb+") as handle:
-        os.fsync(handle.fileno())
+    """Rename a file written by `_new_file` into the folder under a name pywb reads."""
     target = folder / _new_name(level)
     os.replace(tmp, target)
     _fsync_dir(folder)
@@ -342,10 +404,9 @@ def _publish(folder: Path, tmp: Path, level: str) -> Path:
 
 
 def _write_sorted(folder: Path, level: str, lines: list[str]) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.writelines(line + "\n" for line in lines)
-    return _publish(folder, Path(tmp), level)
+    with _new_file(folder) as (handle, tmp):
+        handle.write("".join(line + "\n" for line in lines))
+    return _publish(folder, tmp, level)
 
 
 def _write_chunk(work: Path, lines: list[str]) -> Path:
@@ -357,10 +418,9 @@ def _write_chunk(work: Path, lines: list[str]) -> Path:
 
 def _merge_into(folder: Path, level: str, sources: list[Path]) -> Path:
     """Merge sorted files into one new sorted file in `folder`, dropping repeated lines."""
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
     handles = [open(p, encoding="utf-8") for p in sources]
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
+        with _new_file(folder) as (out, tmp):
             previous = None
             for line in heapq.merge(*handles):
                 if line != previous:
@@ -369,7 +429,7 @@ def _merge_into(folder: Path, level: str, sources: list[Path]) -> Path:
     finally:
         for handle in handles:
             handle.close()
-    return _publish(folder, Path(tmp), level)
+    return _publish(folder, tmp, level)
 
 
 def _compact(folder: Path) -> None:
@@ -377,16 +437,18 @@ def _compact(folder: Path) -> None:
 
     A level only grows when the one below is merged, so the first level that is not full
     ends the work."""
-    level = 0
+    level, names = 0, os.listdir(folder)
     while True:
-        files = sorted(folder.glob(f"L{level}-*.cdxj"))
-        if len(files) < FANOUT:
+        prefix = f"L{level}-"
+        at_level = [name for name in names if name.startswith(prefix) and name.endswith(".cdxj")]
+        if len(at_level) < FANOUT:
             return
+        files = [folder / name for name in at_level]
         _merge_into(folder, f"L{level + 1}", files)
         for path in files:            # after the merged file is in place: never a gap
             path.unlink()
         _fsync_dir(folder)
-        level += 1
+        level, names = level + 1, os.listdir(folder)
 
 
 def _fsync_dir(folder: Path) -> None:

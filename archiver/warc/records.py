@@ -30,6 +30,7 @@ WARC_VERSION = "WARC/1.1"
 DIGEST_ALGORITHM = "sha256"
 CONFORMS_TO = "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
 CHUNK = 1024 * 1024
+MAX_HEAD_BYTES = 64 * 1024     # of HTTP headers kept beside a record's location
 
 # WARC-Target-URI of our metadata records: a URN, so replay tools that index metadata
 # records (cdxj-indexer does, for any Content-Type but application/warc-fields) never
@@ -88,6 +89,11 @@ class RecordLocation:
     payload_digest: str | None
     refers_to: str | None       # the record this one points at (Concurrent-To or Refers-To)
     requisite: bool = False     # a record of one of the page's requisites
+    # The record's first bytes, uncompressed: its WARC headers, then the HTTP status line
+    # and headers that open its block (request, response, revisit). All an indexer reads
+    # of a record that states its payload digest, so the replay index need not read it
+    # back (archiver/replay/index.py). None when not kept (headers over MAX_HEAD_BYTES).
+    head: bytes | None = field(default=None, repr=False, compare=False)
 
 
 def warc_date(moment: datetime) -> str:
@@ -172,12 +178,28 @@ def http_header_length(stream: BinaryIO, length: int) -> int:
     return counter.consumed
 
 
-def http_block_digests(stream: BinaryIO, length: int) -> tuple[str, str]:
-    """Block digest over all `length` bytes; payload digest over what follows the HTTP headers.
+def kept_http_head(stream: BinaryIO, header_length: int) -> bytes | None:
+    """The block's first `header_length` bytes (its HTTP headers, `http_header_length`), to
+    keep beside the record's location; None when over MAX_HEAD_BYTES (a response that never
+    ends its headers: all of it). The stream is left at its start."""
+    if header_length > MAX_HEAD_BYTES:
+        return None
+    stream.seek(0)
+    head = stream.read(header_length)
+    stream.seek(0)
+    return head
+
+
+def http_block_digests(stream: BinaryIO, length: int,
+                       header_length: int | None = None) -> tuple[str, str]:
+    """Block digest over all `length` bytes; payload digest over what follows the HTTP
+    headers (`header_length` bytes, found by `http_header_length` when not given).
 
     The stream is left at its start.
     """
-    header_length = http_header_length(stream, length)
+    if header_length is None:
+        header_length = http_header_length(stream, length)
+    stream.seek(0)
     block, payload = hashlib.sha256(), hashlib.sha256()
     position = 0
     while position < length:
@@ -209,9 +231,10 @@ def warc_headers(fields: list[tuple[str, str | None]]) -> StatusAndHeaders:
 
 
 def verbatim_http_record(record_type: str, fields: list[tuple[str, str | None]],
-                         stream: BinaryIO, length: int) -> ArcWarcRecord:
-    """A request/response record whose block is exactly `length` bytes of `stream`."""
-    block_digest, payload_digest = http_block_digests(stream, length)
+                         stream: BinaryIO, length: int, header_length: int) -> ArcWarcRecord:
+    """A request/response record whose block is exactly `length` bytes of `stream`, which
+    open with `header_length` bytes of HTTP headers (`http_header_length`)."""
+    block_digest, payload_digest = http_block_digests(stream, length, header_length)
     headers = warc_headers(fields + [("WARC-Block-Digest", block_digest),
                                      ("WARC-Payload-Digest", payload_digest)])
     content_type = f"application/http; msgtype={record_type}"
@@ -222,18 +245,17 @@ def verbatim_http_record(record_type: str, fields: list[tuple[str, str | None]],
 
 
 def revisit_record(fields: list[tuple[str, str | None]], stream: BinaryIO, length: int,
-                   revisit: Revisit) -> ArcWarcRecord:
-    """A `revisit` record for a response of `length` bytes whose payload repeats `revisit`'s.
+                   revisit: Revisit, head: bytes) -> ArcWarcRecord:
+    """A `revisit` record for a response of `length` bytes, opening with the HTTP headers
+    `head` (`http_header_length` bytes), whose payload repeats `revisit`'s.
 
     Its block is the response's status line and headers only; its payload digest is the
     one of the whole response's payload, which must equal the earlier record's.
     """
-    _, payload_digest = http_block_digests(stream, length)
+    _, payload_digest = http_block_digests(stream, length, len(head))
     if payload_digest != revisit.payload_digest:
         raise ValueError(f"a revisit must repeat the payload of {revisit.record_id}, but its digest "
                          f"{payload_digest} differs from {revisit.payload_digest}")
-    head = stream.read(http_header_length(stream, length))
-    stream.seek(0)
     headers = warc_headers(fields + [
         ("WARC-Refers-To", revisit.record_id),
         ("WARC-Refers-To-Target-URI", revisit.target_uri),
@@ -280,6 +302,9 @@ class PlannedRecord:
     record_id: str
     refers_to: str | None
     requisite: bool = False
+    # The HTTP headers opening the block (`kept_http_head`): b"" when it has none, None
+    # when they are not kept.
+    http_head: bytes | None = b""
 
 
 def _exchange_fields(record_type: str, record_id: str, date: str, exchange: Exchange) -> list:
@@ -287,12 +312,40 @@ def _exchange_fields(record_type: str, record_id: str, date: str, exchange: Exch
             ("WARC-Target-URI", exchange.url), ("WARC-IP-Address", exchange.ip or None)]
 
 
-def _request_record(exchange: Exchange, date: str, request_id: str, response_id: str | None):
+def _request_record(exchange: Exchange, date: str, request_id: str, response_id: str | None,
+                    requisite: bool = False) -> PlannedRecord:
     """The request exactly as sent, concurrent to its response (when one came)."""
-    return verbatim_http_record(
+    stream, length = io.BytesIO(exchange.request_bytes), len(exchange.request_bytes)
+    header_length = http_header_length(stream, length)
+    record = verbatim_http_record(
         "request", _exchange_fields("request", request_id, date, exchange)
-        + [("WARC-Concurrent-To", response_id)],
-        io.BytesIO(exchange.request_bytes), len(exchange.request_bytes))
+        + [("WARC-Concurrent-To", response_id)], stream, length, header_length)
+    return PlannedRecord(record, "request", exchange.url, request_id, response_id, requisite,
+                         kept_http_head(stream, header_length))
+
+
+def _response_record(exchange: Exchange, date: str, response_id: str, length: int,
+                     requisite: bool = False) -> PlannedRecord:
+    """The response exactly as received (its first `length` bytes)."""
+    stream = exchange.response_file
+    header_length = http_header_length(stream, length)
+    record = verbatim_http_record(
+        "response", _exchange_fields("response", response_id, date, exchange)
+        + [("WARC-Truncated", exchange.truncated or None)], stream, length, header_length)
+    return PlannedRecord(record, "response", exchange.url, response_id, None, requisite,
+                         kept_http_head(stream, header_length))
+
+
+def _revisit_of(exchange: Exchange, date: str, response_id: str, length: int,
+                revisit: Revisit) -> PlannedRecord:
+    """The response (its first `length` bytes) as a revisit of `revisit`: its HTTP headers."""
+    stream = exchange.response_file
+    head = stream.read(http_header_length(stream, length))
+    stream.seek(0)
+    record = revisit_record(_exchange_fields("revisit", response_id, date, exchange), stream,
+                            length, revisit, head)
+    return PlannedRecord(record, "revisit", exchange.url, response_id, revisit.record_id,
+                         http_head=head if len(head) <= MAX_HEAD_BYTES else None)
 
 
 def requisite_records(results: list[FetchResult], new_id: Callable[[], str]) -> list[PlannedRecord]:
@@ -309,13 +362,8 @@ def requisite_records(results: list[FetchResult], new_id: Callable[[], str]) -> 
                 continue
             date = warc_date(exchange.started_at)
             response_id, request_id = new_id(), new_id()
-            response = verbatim_http_record(
-                "response", _exchange_fields("response", response_id, date, exchange)
-                + [("WARC-Truncated", exchange.truncated or None)], exchange.response_file, length)
-            request = _request_record(exchange, date, request_id, response_id)
-            planned.append(PlannedRecord(response, "response", exchange.url, response_id, None, True))
-            planned.append(PlannedRecord(request, "request", exchange.url, request_id, response_id,
-                                         True))
+            planned.append(_response_record(exchange, date, response_id, length, requisite=True))
+            planned.append(_request_record(exchange, date, request_id, response_id, requisite=True))
     return planned
 
 
@@ -344,22 +392,13 @@ def plan_capture(capture: CaptureRecords, builder: Sha256WARCWriter, new_id: Cal
         length = stream_length(exchange.response_file) if exchange.response_file is not None else 0
         if length:
             response_id = new_id()
-            as_revisit = capture.revisit is not None and number == last_answered
-            fields = _exchange_fields("revisit" if as_revisit else "response", response_id, date, exchange)
-            if as_revisit:
-                record = revisit_record(fields, exchange.response_file, length, capture.revisit)
-                planned.append(PlannedRecord(record, "revisit", exchange.url, response_id,
-                                             capture.revisit.record_id))
+            if capture.revisit is not None and number == last_answered:
+                planned.append(_revisit_of(exchange, date, response_id, length, capture.revisit))
             else:
-                record = verbatim_http_record(
-                    "response", fields + [("WARC-Truncated", exchange.truncated or None)],
-                    exchange.response_file, length)
-                planned.append(PlannedRecord(record, "response", exchange.url, response_id, None))
+                planned.append(_response_record(exchange, date, response_id, length))
             final_response = (response_id, exchange)
         if exchange.request_bytes:
-            request_id = new_id()
-            record = _request_record(exchange, date, request_id, response_id)
-            planned.append(PlannedRecord(record, "request", exchange.url, request_id, response_id))
+            planned.append(_request_record(exchange, date, new_id(), response_id))
     planned.extend(requisite_records(capture.requisites, new_id))
 
     final_id = final_response[0] if final_response else None

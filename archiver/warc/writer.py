@@ -179,7 +179,7 @@ class WarcFileWriter:
             start = current.handle.tell()
             try:
                 locations = [self._write_one(current, p.record, p.record_type, p.target_uri,
-                                             p.record_id, p.refers_to, p.requisite)
+                                             p.record_id, p.refers_to, p.requisite, p.http_head)
                              for p in planned]
                 current.handle.flush()
                 os.fsync(current.handle.fileno())
@@ -251,18 +251,23 @@ class WarcFileWriter:
         return current
 
     def _write_one(self, current: _OpenFile, record, record_type: str, target_uri: str | None,
-                   record_id: str, refers_to: str | None, requisite: bool = False) -> RecordLocation:
+                   record_id: str, refers_to: str | None, requisite: bool = False,
+                   http_head: bytes | None = None) -> RecordLocation:
+        """Write one record as a gzip member. With the HTTP headers opening its block
+        (`PlannedRecord.http_head`), the location keeps the record's head."""
         out = current.handle
         offset = out.tell()
         self._builder.out = GzipMember(out, self.settings.warc_gzip_level, self._compressobj)
         self._builder.write_record(record)
         headers = record.rec_headers
+        # the WARC headers as warcio's writer has just written them, Content-Length set
+        head = None if http_head is None else headers.to_bytes(encoding="utf-8") + http_head
         return RecordLocation(
             record_type=record_type, target_uri=target_uri, record_id=record_id,
             offset=offset, length=out.tell() - offset,
             block_digest=headers.get_header("WARC-Block-Digest"),
             payload_digest=headers.get_header("WARC-Payload-Digest"),
-            refers_to=refers_to, requisite=requisite)
+            refers_to=refers_to, requisite=requisite, head=head)
 
     def _cut_back(self, current: _OpenFile, start: int) -> None:
         try:
