@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import JSON, bindparam, insert, or_, select, update
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session, sessionmaker
 
 from archiver.browser.pipeline import better_text, browser_facts, browser_harvest, browser_resources, fetch_page
@@ -74,8 +75,26 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _claim_statement():
+    """The conditional UPDATE of claim(), built once; RETURNING spares a SELECT of the row."""
+    def value(name: str, column):
+        return bindparam(name, type_=column.type)
+    stale = (Capture.state == FETCHING) & (Capture.started_at < value("stale", Capture.started_at))
+    return (update(Capture)
+            .where(Capture.id == bindparam("capture_id"))
+            .where(or_(Capture.state == QUEUED, stale))
+            .values(state=FETCHING, started_at=value("now", Capture.started_at),
+                    attempts=Capture.attempts + 1, task_id=value("task", Capture.task_id),
+                    worker_host=value("host", Capture.worker_host))
+            .returning(Capture)
+            .execution_options(synchronize_session=False))
+
+
+_CLAIM = _claim_statement()
+
+
 def claim(ctx: CaptureContext, capture_id: int, task_id: str | None) -> Capture | None:
-    """Take the capture for this worker with one conditional UPDATE.
+    """Take the capture for this worker with one conditional UPDATE (which returns the row).
 
     A capture is claimable when queued, or when it has been `fetching` for longer
     than the hard time limit (its worker died). Two workers cannot both win.
@@ -83,17 +102,8 @@ def claim(ctx: CaptureContext, capture_id: int, task_id: str | None) -> Capture 
     now = _now()
     stale = now - timedelta(seconds=ctx.settings.task_time_limit)
     with transaction(ctx.sessions) as session:
-        result = session.execute(
-            update(Capture)
-            .where(Capture.id == capture_id)
-            .where(or_(Capture.state == QUEUED,
-                       (Capture.state == FETCHING) & (Capture.started_at < stale)))
-            .values(state=FETCHING, started_at=now, attempts=Capture.attempts + 1,
-                    task_id=task_id, worker_host=ctx.settings.hostname)
-            .execution_options(synchronize_session=False))
-        if result.rowcount != 1:
-            return None
-        return session.get(Capture, capture_id)
+        return session.scalars(_CLAIM, {"capture_id": capture_id, "stale": stale, "now": now,
+                                        "task": task_id, "host": ctx.settings.hostname}).first()
 
 
 def run_capture(ctx: CaptureContext, capture_id: int, task_id: str | None = None) -> Outcome:
@@ -178,28 +188,10 @@ def _finish(ctx: CaptureContext, capture: Capture, result: FetchResult) -> Outco
     _index_for_replay(ctx, written, capture.id)
     state = FAILED if result.error_code else STORED
     with transaction(ctx.sessions) as session:
-        warc = session.scalars(select(WarcFile).where(WarcFile.filename == written.filename)).one()
-        row = session.get(Capture, capture.id)
-        _copy_fetch_fields(capture, row)
-        row.warc_file_id = warc.id
-        row.stored_at = _now()
-        row.finished_at = row.stored_at
-        row.state = state
-        row.error_code, row.error = result.error_code, result.error
-        row.site = site_of(row.final_url or row.requested_url)
-        row.change, row.previous_id, row.revisit_of = capture.change, capture.previous_id, capture.revisit_of
-        for loc in written.records:
-            session.add(CaptureRecord(
-                capture_id=row.id, warc_file_id=warc.id, record_type=loc.record_type,
-                record_id=loc.record_id, target_uri=loc.target_uri, offset=loc.offset,
-                length=loc.length, block_digest=loc.block_digest,
-                payload_digest=loc.payload_digest, refers_to=loc.refers_to,
-                requisite=loc.requisite))
-        session.flush()
-        search_index_for(session).index(session, row.id)
-        row.warc_file = warc
-        record_capture_events(session, row, written.records)
-        deliveries = create_deliveries(session, ctx.settings, row) if state == STORED else []
+        _store(session, capture, result, written, state)
+        search_index_for(session).index(session, capture.id)
+        record_capture_events(session, capture, written.records, written.filename)
+        deliveries = create_deliveries(session, ctx.settings, capture) if state == STORED else []
     _queue_deliveries(ctx, deliveries)
     return Outcome(capture.id, state, ran=True)
 
@@ -212,8 +204,10 @@ def _compare_with_previous(ctx: CaptureContext, capture: Capture, final) -> Revi
         previous = previous_capture(session, capture)
         capture.change = compare(capture, previous)
         capture.previous_id = previous.id if previous else None
+        if previous is None:
+            return None
         candidate = candidate_of(final)
-        if previous is None or candidate is None:
+        if candidate is None:
             return None
         try:
             original = original_response(ctx.settings, ctx.writer.storage, session, previous)
@@ -280,9 +274,14 @@ def _index_for_replay(ctx: CaptureContext, written, capture_id: int) -> None:
         log.exception("capture stored but not added to the replay index; run `archiver reindex`")
 
 
+_RESTRICTIONS = CaptureRestriction.__table__
+_RESTRICTED = select(_RESTRICTIONS.c.capture_id).where(_RESTRICTIONS.c.capture_id == bindparam("capture_id"))
+
+
 def _hidden(ctx: CaptureContext, capture_id: int) -> bool:
-    with ctx.sessions() as session:
-        return session.get(CaptureRestriction, capture_id) is not None
+    # a plain connection, not a session: this runs twice a capture and loads no object
+    with ctx.sessions.kw["bind"].connect() as connection:
+        return connection.execute(_RESTRICTED, {"capture_id": capture_id}).first() is not None
 
 
 FETCH_FIELDS = (
@@ -294,9 +293,62 @@ FETCH_FIELDS = (
 )
 
 
-def _copy_fetch_fields(source: Capture, target: Capture) -> None:
-    for name in FETCH_FIELDS:
-        setattr(target, name, getattr(source, name))
+_CAPTURES = Capture.__table__
+# what storing a capture writes on its row: the fetch fields and these
+STORE_FIELDS = FETCH_FIELDS + ("warc_file_id", "stored_at", "finished_at", "state", "error_code", "error",
+                               "site", "change", "previous_id", "revisit_of")
+
+
+def _store_statement():
+    """UPDATE captures SET <STORE_FIELDS> WHERE id = :capture_id, the WARC file's id looked up
+    by its name in the same statement; it returns that id and the rest of the row (the
+    ledger's agent and the webhooks read it as it is now)."""
+    def value(column):
+        # None is SQL NULL, as the ORM left an unset JSON column, not the JSON text 'null'
+        kind = JSON(none_as_null=True) if isinstance(column.type, JSON) else column.type
+        return bindparam(f"set_{column.key}", type_=kind)
+    warc_files = WarcFile.__table__
+    warc_file_id = select(warc_files.c.id).where(warc_files.c.filename == bindparam("filename"))
+    values = {name: value(_CAPTURES.c[name]) for name in STORE_FIELDS if name != "warc_file_id"}
+    values["warc_file_id"] = warc_file_id.scalar_subquery()
+    unwritten = [c for c in _CAPTURES.c if c.key not in STORE_FIELDS and c.key != "id"]
+    return (update(_CAPTURES).where(_CAPTURES.c.id == bindparam("capture_id"))
+            .values(values)
+            .returning(_CAPTURES.c.warc_file_id, *unwritten))
+
+
+_STORE = _store_statement()
+_INSERT_RECORDS = insert(CaptureRecord.__table__)
+
+
+def _store(session: Session, capture: Capture, result: FetchResult, written, state: str) -> None:
+    """Write the capture's row and its records' rows with one UPDATE and one INSERT, and
+    bring `capture` (detached) up to date with its row for the steps that follow."""
+    stored_at = _now()
+    values = {name: getattr(capture, name) for name in FETCH_FIELDS}
+    values.update(stored_at=stored_at, finished_at=stored_at, state=state,
+                  error_code=result.error_code, error=result.error,
+                  site=site_of(capture.final_url or capture.requested_url), change=capture.change,
+                  previous_id=capture.previous_id, revisit_of=capture.revisit_of)
+    row = session.execute(_STORE, {"capture_id": capture.id, "filename": written.filename,
+                                   **{f"set_{name}": value for name, value in values.items()}}).first()
+    if row is None:
+        raise NoResultFound(f"capture {capture.id} was deleted while it was being captured")
+    if row.warc_file_id is None:      # rolled back with the transaction
+        raise NoResultFound(f"the catalogue has no row for the WARC file {written.filename}")
+    for name, value in (*values.items(), *row._mapping.items()):
+        setattr(capture, name, value)
+    records = _record_rows(capture.id, row.warc_file_id, written.records)
+    if records:
+        session.execute(_INSERT_RECORDS, records)     # one executemany
+
+
+def _record_rows(capture_id: int, warc_file_id: int, locations) -> list[dict]:
+    return [{"capture_id": capture_id, "warc_file_id": warc_file_id, "record_type": loc.record_type,
+             "record_id": loc.record_id, "target_uri": loc.target_uri, "offset": loc.offset,
+             "length": loc.length, "block_digest": loc.block_digest, "payload_digest": loc.payload_digest,
+             "refers_to": loc.refers_to, "requisite": loc.requisite}
+            for loc in locations]
 
 
 def _apply_fetch(capture: Capture, result: FetchResult, final, fetched_at: datetime,

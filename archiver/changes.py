@@ -11,7 +11,7 @@ The marking is decided once, when the capture is stored, and kept on the row
 """
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from archiver.models import CHANGED, FIRST, STORED, TEXT_UNCHANGED, UNCHANGED, Capture
@@ -19,16 +19,29 @@ from archiver.models import CHANGED, FIRST, STORED, TEXT_UNCHANGED, UNCHANGED, C
 MARKINGS = (FIRST, UNCHANGED, TEXT_UNCHANGED, CHANGED)
 
 
+def _previous_query(bounded: bool, saved: bool):
+    query = (select(Capture)
+             .where(Capture.state == STORED, Capture.final_url == bindparam("final_url"),
+                    Capture.http_status.is_not(None)))
+    if saved:       # a capture not yet added (an import) has no id to leave out
+        query = query.where(Capture.id != bindparam("capture_id"))
+    if bounded:
+        query = query.where(Capture.fetched_at <= bindparam("fetched_at"))
+    return query.order_by(Capture.fetched_at.desc(), Capture.id.desc()).limit(1)
+
+
+# built once: a capture asks for its previous one each time it is stored
+_PREVIOUS = {(bounded, saved): _previous_query(bounded, saved)
+             for bounded in (False, True) for saved in (False, True)}
+
+
 def previous_capture(session: Session, capture: Capture) -> Capture | None:
     """The latest stored capture of the same final URL fetched before `capture`."""
     if not capture.final_url:
         return None
-    query = (select(Capture)
-             .where(Capture.state == STORED, Capture.final_url == capture.final_url,
-                    Capture.id != capture.id, Capture.http_status.is_not(None)))
-    if capture.fetched_at is not None:
-        query = query.where(Capture.fetched_at <= capture.fetched_at)
-    return session.scalars(query.order_by(Capture.fetched_at.desc(), Capture.id.desc()).limit(1)).first()
+    params = {"final_url": capture.final_url, "capture_id": capture.id, "fetched_at": capture.fetched_at}
+    query = _PREVIOUS[capture.fetched_at is not None, capture.id is not None]
+    return session.scalars(query, params).first()
 
 
 def compare(capture: Capture, previous: Capture | None) -> str:

@@ -423,3 +423,27 @@ def test_history_and_feeds_read_the_stored_markings(make_ctx, make_client, fixtu
     assert client.get("/watches/999999/changes.atom").status_code == 404
     page = client.get(f"/captures/{watched[1].id}").data.decode()
     assert f"/captures/{watched[0].id}/diff/{watched[1].id}" in page       # the capture page links its diff
+
+
+# --- what storing a capture writes ------------------------------------------------------
+
+def test_a_stored_capture_leaves_its_unset_json_columns_sql_null(make_ctx, fixture_site):
+    from sqlalchemy import text
+    ctx = make_ctx()
+    row = capture(ctx, fixture_site.url("/plain.txt"))
+    assert row.state == "stored" and row.requisites is None and row.browser is None
+    with ctx.sessions() as session:
+        nulls = session.execute(text("SELECT requisites IS NULL, browser IS NULL, http_headers IS NULL "
+                                     "FROM captures WHERE id = :id"), {"id": row.id}).one()
+    assert tuple(nulls) == (True, True, False)     # SQL NULL, not the JSON text 'null'
+
+
+def test_the_previous_capture_is_found_for_a_capture_not_yet_added(make_ctx, fixture_site):
+    from archiver.changes import previous_capture
+    ctx = make_ctx()
+    url = fixture_site.url("/changes/stable")
+    first = capture(ctx, url)
+    unsaved = Capture(final_url=url, fetched_at=datetime.now(timezone.utc))   # an import's, before its flush
+    with ctx.sessions() as session:
+        assert previous_capture(session, unsaved).id == first.id
+        assert previous_capture(session, first) is None

@@ -209,3 +209,23 @@ def test_a_head_is_needed_only_when_the_log_grew(log):
     sign_current_head(sessions, key)
     with sessions() as session:
         assert not grown_since_head(session)
+
+
+def test_entries_appended_as_rows_are_sequenced_and_hashed_as_appended_objects(log):
+    from archiver.ledger import leaf_hash
+    from archiver.ledger.log import NewEntry, append_all, append_later, append_rows, entry_bytes
+    sessions, key = log
+    with transaction(sessions) as session:
+        append_later(session, "submitted", AGENT, {"n": 0}, capture_id=1)
+    with transaction(sessions) as session:      # the waiting event goes first
+        positions = append_rows(session, [NewEntry("fetched", AGENT, {"n": 1}, 1),
+                                          NewEntry("stored", AGENT, {"n": 2}, 1)])
+    with transaction(sessions) as session:
+        [entry] = append_all(session, [NewEntry("exported", AGENT, {"n": 3}, 1)])
+    assert list(positions) == [1, 2] and entry.position == 3
+    with sessions() as session:
+        entries = session.query(LedgerEntry).order_by(LedgerEntry.position).all()
+        assert [(e.position, e.event, e.details["n"]) for e in entries] == [
+            (0, "submitted", 0), (1, "fetched", 1), (2, "stored", 2), (3, "exported", 3)]
+        assert all(bytes(e.leaf_hash) == leaf_hash(entry_bytes(e)) for e in entries)
+        assert check_log(session, key.public_key()).ok

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from archiver.ledger.log import NewEntry, append, append_all
+from archiver.ledger.log import NewEntry, append_rows
 from archiver.models import STORED, Capture
 
 
@@ -15,9 +15,10 @@ def worker_agent(capture: Capture) -> dict:
             "software": f"{software.get('name', 'archiver')} {software.get('version', '')}".strip()}
 
 
-def record_capture_events(session: Session, capture: Capture, records) -> None:
+def record_capture_events(session: Session, capture: Capture, records, warc_file: str | None) -> None:
     """`fetched`, then `text_extracted` when there is text, then `stored` or `revisit`
-    (with every record's place and digests), or `failed` for a capture kept as evidence."""
+    (with every record's place and digests, in the WARC file named `warc_file`), or `failed`
+    for a capture kept as evidence."""
     agent = worker_agent(capture)
     entries = [NewEntry("fetched", agent, {
         "requested_url": capture.requested_url, "final_url": capture.final_url,
@@ -27,9 +28,8 @@ def record_capture_events(session: Session, capture: Capture, records) -> None:
         "redirects": len(capture.redirect_chain or []) - 1 if capture.redirect_chain else 0,
         "fetched_at": capture.fetched_at.isoformat() if capture.fetched_at else None,
     }, capture.id)]
-    warc_file = capture.warc_file.filename if capture.warc_file else None
-    # one take of the append lock for the three: consecutive positions, one flush
-    append_all(session, entries + outcome_entries(capture, agent, records, warc_file))
+    # one take of the append lock for the three: consecutive positions, one INSERT
+    append_rows(session, entries + outcome_entries(capture, agent, records, warc_file))
 
 
 def outcome_entries(capture: Capture, agent: dict, records, warc_file: str | None) -> list[NewEntry]:
@@ -52,6 +52,5 @@ def outcome_entries(capture: Capture, agent: dict, records, warc_file: str | Non
 
 
 def record_failure(session: Session, capture: Capture) -> None:
-    append(session, "failed", worker_agent(capture),
-           {"state": capture.state, "error_code": capture.error_code, "error": capture.error},
-           capture_id=capture.id)
+    append_rows(session, [NewEntry("failed", worker_agent(capture), {
+        "state": capture.state, "error_code": capture.error_code, "error": capture.error}, capture.id)])

@@ -48,31 +48,40 @@ def _take_append_lock(session: Session) -> None:
         session.execute(text("UPDATE ledger_heads SET size = size WHERE id = -1"))
 
 
-def _add_entry(session: Session, position: int, recorded_at: datetime, event: str, agent: dict,
-               details: dict, capture_id: int | None) -> LedgerEntry:
-    entry = LedgerEntry(position=position, recorded_at=recorded_at, event=event, capture_id=capture_id,
-                        agent=agent, details=dict(details or {}))
-    entry.leaf_hash = leaf_hash(entry_bytes(entry))
-    session.add(entry)
-    return entry
+_ENTRIES = LedgerEntry.__table__
+_PENDING = LedgerPending.__table__
+_INSERT_ENTRIES = insert(_ENTRIES)
+_NEXT_POSITION = select(func.coalesce(func.max(_ENTRIES.c.position) + 1, 0))
+# Takes the waiting events and removes them in one statement: a separate SELECT then
+# DELETE could, on PostgreSQL, delete an event committed in between without sequencing it.
+_TAKE_PENDING = delete(_PENDING).returning(_PENDING.c.id, _PENDING.c.recorded_at, _PENDING.c.event,
+                                           _PENDING.c.capture_id, _PENDING.c.agent, _PENDING.c.details)
+
+
+def _entry_row(position: int, recorded_at: datetime, event: str, agent: dict, details: dict,
+               capture_id: int | None) -> dict:
+    """The column values of a new entry, its leaf hash included."""
+    details = dict(details or {})
+    return {"position": position, "recorded_at": recorded_at, "event": event, "capture_id": capture_id,
+            "agent": agent, "details": details,
+            "leaf_hash": leaf_hash(canonical(position, recorded_at, event, capture_id, agent, details))}
 
 
 def _sequence_pending(session: Session, position: int) -> int:
     """Give the waiting events the next positions, in the order they were written; the
     caller holds the append lock. Returns the next free position."""
-    waiting = session.scalars(select(LedgerPending).order_by(LedgerPending.id)).all()
-    for row in waiting:
-        _add_entry(session, position, row.recorded_at, row.event, row.agent, row.details, row.capture_id)
-        position += 1
-    if waiting:
-        session.execute(delete(LedgerPending).where(LedgerPending.id <= waiting[-1].id))
-    return position
+    waiting = sorted(session.execute(_TAKE_PENDING).all(), key=lambda row: row.id)
+    rows = [_entry_row(position + n, row.recorded_at, row.event, row.agent, row.details, row.capture_id)
+            for n, row in enumerate(waiting)]
+    if rows:
+        session.execute(_INSERT_ENTRIES, rows)
+    return position + len(rows)
 
 
 def _lock_and_sequence(session: Session) -> int:
     """Take the append lock, sequence the waiting events; returns the next free position."""
     _take_append_lock(session)
-    position = session.scalar(select(func.coalesce(func.max(LedgerEntry.position) + 1, 0)))
+    position = session.scalar(_NEXT_POSITION)
     return _sequence_pending(session, position)
 
 
@@ -93,19 +102,33 @@ class NewEntry:
     capture_id: int | None = None
 
 
+def _new_rows(session: Session, entries: Iterable[NewEntry], now: datetime | None) -> list[dict]:
+    """Take the append lock, sequence the waiting events, and return the rows of `entries`
+    at the positions that follow, in the order given."""
+    position = _lock_and_sequence(session)
+    recorded_at = now or datetime.now(timezone.utc)
+    return [_entry_row(position + n, recorded_at, new.event, new.agent, new.details, new.capture_id)
+            for n, new in enumerate(entries)]
+
+
 def append_all(session: Session, entries: Iterable[NewEntry],
                now: datetime | None = None) -> list[LedgerEntry]:
     """Add several entries, in the order given and at consecutive positions, inside the
-    caller's transaction: one take of the append lock and one flush for all of them (a
-    capture's `fetched`, `text_extracted` and `stored` events)."""
-    position = _lock_and_sequence(session)
-    recorded_at = now or datetime.now(timezone.utc)
-    added = []
-    for offset, new in enumerate(entries):
-        added.append(_add_entry(session, position + offset, recorded_at, new.event, new.agent,
-                                new.details, new.capture_id))
+    caller's transaction: one take of the append lock and one flush for all of them.
+    Returns them as rows of the session (append_rows when nobody needs them)."""
+    added = [LedgerEntry(**row) for row in _new_rows(session, entries, now)]
+    session.add_all(added)
     session.flush()
     return added
+
+
+def append_rows(session: Session, entries: Iterable[NewEntry], now: datetime | None = None) -> range:
+    """append_all in one INSERT, without ORM objects (the busiest path: a capture's `fetched`,
+    `text_extracted` and `stored` events). Returns the positions given."""
+    rows = _new_rows(session, entries, now)
+    if rows:
+        session.execute(_INSERT_ENTRIES, rows)
+    return range(rows[0]["position"], rows[-1]["position"] + 1) if rows else range(0)
 
 
 def append_later(session: Session, event: str, agent: dict, details: dict | None = None,
