@@ -397,6 +397,7 @@ def changes_route(site, path: str) -> tuple[int, bytes, str]:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FixtureSite/1.0"
+    disable_nagle_algorithm = True   # headers and body are two writes: don't stall on an ACK
     server: "_Server"
 
     def log_message(self, format, *args):   # noqa: A002 - quiet in tests
