@@ -119,3 +119,67 @@ def test_normalise_space_is_split_and_join(text):
 ])
 def test_camel_case_words_split_as_a_template_would(name):
     assert boilerplate._words(name) == re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name).lower()
+
+
+def test_ascii_spaces_are_all_ascii_characters_split_splits_at_but_the_space():
+    # normalise_space tests ASCII text for these instead of calling isprintable
+    splits_at = {chr(code) for code in range(128) if chr(code).isspace()}
+    assert splits_at == set(render.ASCII_SPACES) | {" "}
+    assert len(render.ASCII_SPACES) == len(set(render.ASCII_SPACES))
+
+
+@pytest.mark.parametrize("code", range(128))
+def test_normalise_space_of_each_ascii_character(code):
+    for text in (f"a{chr(code)}b", chr(code), f"{chr(code)}a b", f"a b{chr(code)}"):
+        assert render.normalise_space(text) == " ".join(text.split())
+
+
+def test_blank_text_is_what_normalises_to_nothing():
+    # flush skips normalise_space for text that isspace(): split() gives no words exactly then
+    for code in range(0x110000):
+        char = chr(code)
+        assert char.isspace() == (char.split() == []), hex(code)
+
+
+def test_markup_pattern_only_matches_text_that_starts_with_a_bracket():
+    # _is_noise runs _MARKUP only on text starting with "<"
+    assert filters._MARKUP.pattern.startswith("^<")
+    assert not filters._MARKUP.flags & re.VERBOSE
+    for text in ("<p>", "<br/>", "</div>", "<!-- x", "<img src=x>"):
+        assert filters._MARKUP.match(text)
+
+
+@pytest.mark.parametrize("key, title", [
+    ("the title", "the title"), ("the title | site", "the title"), ("a title | site", "the title"),
+    ("the title and more words than a site name could ever have in it", "the title"),
+    ("anything", ""), ("", ""), ("the", "the title"),
+])
+def test_title_check_is_equal_or_prefix_with_site_suffix(key, title):
+    suffix = key[len(title):]
+    expected = bool(title) and (key == title or key.startswith(title)
+                                and filters._SITE_SUFFIX.match(suffix) is not None)
+    assert filters._is_title(key, title) == expected
+
+
+BLANKS = [   # markup with blank text before other text, and the blocks it must give
+    ("<div>\n  <p>one</p>\n  <p>two</p>\n</div>", [("one", 0, "p"), ("two", 0, "p")]),
+    ("<div> <a href=/>  </a> <p>x</p></div>", [("x", 0, "p")]),
+    ("<ul>\n<li> <a href=/>link text here</a> tail</li>\n</ul>",
+     [("link text here tail", 14, "li")]),
+    ("<p>\n</p><p> \u00a0 </p><p>a</p>\n\n", [("a", 0, "p")]),
+    ("<div><span> </span>word<span>\n</span> next</div>", [("word next", 0, "div")]),
+    ("<table>\n<tr>\n<td> a </td>\n<td>\n</td><td>b</td></tr></table>", [("a b", 0, "tr")]),
+    ("<div>\n<a href=/>\n<p>in a link</p>\n</a>\n after</div>",
+     [("in a link", 9, "p"), ("after", 0, "div")]),
+]
+
+
+@pytest.mark.parametrize("markup, expected", BLANKS)
+def test_blank_text_before_any_other_changes_no_block(markup, expected):
+    body = parse(f"<html><body>{markup}</body></html>").find("body")
+    page, spans = render.blocks_and_spans(body)
+    assert [(b.text, b.link_chars, b.tag) for b in page] == expected
+    assert page == render.blocks(body)
+    for element in body.iter():     # blank text cuts no block: every span opens blank
+        span = spans.get(element)
+        assert span is None or span.blank_before

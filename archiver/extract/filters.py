@@ -71,7 +71,10 @@ _IGNORECASE_EXTRAS = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s"}
 def _may_be_prompt(lowered: str, text: str) -> bool:
     if not text.isascii():
         lowered = text.translate(_IGNORECASE_EXTRAS).lower()
-    return any(word in lowered for word in _PROMPT_WORDS)
+    for word in _PROMPT_WORDS:          # a loop: any() over a generator costs more here
+        if word in lowered:
+            return True
+    return False
 
 
 # Site furniture that an article may also mention ("the company changed its privacy
@@ -138,7 +141,7 @@ def is_noise(text: str) -> bool:
 
 def _is_noise(text: str, lowered: str) -> bool:
     """is_noise(text), given text.lower()."""
-    if _MARKUP.match(text):
+    if text.startswith("<") and _MARKUP.match(text):     # _MARKUP is anchored at a "<"
         return True                          # markup shown as text (a <noscript> pixel)
     if len(text) <= 200 and _BREADCRUMB.match(text):
         return True
@@ -206,11 +209,11 @@ _SITE_SUFFIX = re.compile(r"^\s*[|\-–—:·»]\s*\S.{0,40}$")
 
 def _is_title(key: str, title_key: str) -> bool:
     """The page title, alone or followed by the site's name ("Title | Site")."""
-    if not title_key:
+    if not title_key or not key.startswith(title_key):     # a title line starts with it
         return False
     if key == title_key:
         return True
-    return key.startswith(title_key) and _SITE_SUFFIX.match(key[len(title_key):]) is not None
+    return _SITE_SUFFIX.match(key[len(title_key):]) is not None
 
 
 def _edge_furniture(block: Block) -> bool:

@@ -117,9 +117,23 @@ def _outermost_inside(container, elements) -> list:
     return found
 
 
+# The ASCII characters other than " " that str.split() splits at.
+ASCII_SPACES = ("\n", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
+
+
+def _no_whitespace_but_space(text: str) -> bool:
+    """True if no character of text but " " is whitespace to str.split()."""
+    if not text.isascii():              # an O(1) flag; isprintable reads every character
+        return text.isprintable()       # " " is the only printable whitespace
+    for char in ASCII_SPACES:           # each test is a memchr: far cheaper than isprintable
+        if char in text:
+            return False
+    return True
+
+
 def normalise_space(text: str) -> str:
     """" ".join(text.split()), without splitting text that is already so."""
-    if (text.isprintable() and "  " not in text    # no whitespace but single spaces
+    if (_no_whitespace_but_space(text) and "  " not in text
             and not text.startswith(" ") and not text.endswith(" ")):
         return text
     return " ".join(text.split())
@@ -134,10 +148,15 @@ def _walk(root, deadline: Deadline, skip, spans: Spans | None) -> list[Block]:
     lists = 0
     count = 0
 
+    # Text waits in parts for the next block boundary. Blank text with nothing pending is
+    # not kept: split() drops leading whitespace, so it never reaches a block. With
+    # nothing pending link_chars is 0 too, so flush() has nothing to do then.
     def flush() -> None:
         nonlocal parts, link_chars
         if parts:
-            text = normalise_space(parts[0] if len(parts) == 1 else "".join(parts))
+            text = parts[0] if len(parts) == 1 else "".join(parts)
+            # Blank text gives no block (isspace and split agree on what is whitespace).
+            text = "" if text.isspace() else normalise_space(text)
             if text:
                 top = stack[-1] if stack else None
                 out.append(Block(text, min(link_chars, len(text)),
@@ -175,9 +194,10 @@ def _walk(root, deadline: Deadline, skip, spans: Spans | None) -> list[Block]:
             if tag in BLOCK_TAGS:
                 if spans is not None:
                     emitted = len(out)
-                    flush()
+                    if parts:
+                        flush()
                     opened[el] = (len(out), len(out) == emitted, in_link, lists)
-                else:
+                elif parts:
                     flush()
                 stack.append(el)
                 if tag == "ul" or tag == "ol":
@@ -187,13 +207,14 @@ def _walk(root, deadline: Deadline, skip, spans: Spans | None) -> list[Block]:
             elif tag in CELLS:
                 parts.append(" ")
             text = el.text
-            if text:
+            if text and (parts or not text.isspace()):    # blank first: see flush
                 parts.append(text)
                 if in_link:
                     link_chars += len(text.strip())
         else:
             if tag in BLOCK_TAGS:
-                flush()
+                if parts:
+                    flush()
                 if spans is not None:
                     closed[el] = len(out)
                 stack.pop()
@@ -205,7 +226,7 @@ def _walk(root, deadline: Deadline, skip, spans: Spans | None) -> list[Block]:
                 parts.append(" ")
             if el is not root:
                 tail = el.tail
-                if tail:
+                if tail and (parts or not tail.isspace()):
                     parts.append(tail)
                     if in_link:
                         link_chars += len(tail.strip())
