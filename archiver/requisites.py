@@ -108,6 +108,8 @@ class _Harvester:
             return
         self.ran = True
         self._enqueue(self._read_html(final), final.url, depth=0)
+        if not self.queue:
+            return                        # nothing to fetch: no pool to start and stop
         workers = self.settings.requisite_concurrency
         pending: deque[tuple[_Item, Future]] = deque()
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="requisites") as pool:

@@ -330,6 +330,33 @@ def test_body_exactly_at_the_cap_is_complete(get, fixture_site):
     assert result.final.truncated is None and result.final.payload_length == 1024 * 1024
 
 
+@pytest.mark.parametrize("path, cap", [("/article", None), ("/gzip", None), ("/404", None),
+                                       ("/redirect/2", None), ("/doc.pdf", None),
+                                       ("/big?mb=2", 1024 * 1024), ("/chunked", None)])
+def test_the_payload_sha256_gives_the_warc_payload_digest_when_it_covers_the_same_bytes(
+        get, fixture_site, path, cap):
+    """The WARC writer takes the fetcher's payload_sha256 as the response record's payload
+    digest instead of hashing the body again (archiver.warc.records.fetched_payload_digest):
+    it must be the digest hashing gives, and be declined where the bytes differ (chunked)."""
+    from archiver.warc.records import (
+        fetched_payload_digest, http_block_digests, http_header_length, response_payload_digest,
+    )
+    settings = make_settings(fixture_site.allow, max_body_bytes=cap) if cap else None
+    result = get(path, settings)
+    for ex in result.exchanges:
+        length = ex.response_length
+        header_length = http_header_length(ex.response_file, length)
+        _, hashed = http_block_digests(ex.response_file, length, header_length)
+        fetched = fetched_payload_digest(ex, length, header_length)
+        if path == "/chunked":
+            assert fetched is None and ex.payload_offset is None
+        else:
+            assert fetched == hashed and ex.payload_offset == header_length
+        assert response_payload_digest(ex) == hashed
+        assert http_block_digests(ex.response_file, length, header_length, fetched) == \
+            http_block_digests(ex.response_file, length, header_length)
+
+
 class RawServer:
     """A TCP server on 127.0.0.1 that answers every connection with `behaviour(conn)`."""
 

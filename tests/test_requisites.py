@@ -18,7 +18,9 @@ from warcio.archiveiterator import ArchiveIterator
 from archiver.config import ConfigError
 from archiver.db import migrate
 from archiver.fetch.css import css_references
-from archiver.fetch.requisites import css_requisites, html_requisites, srcset_urls
+from archiver.fetch.requisites import (
+    _parsed_requisites, css_requisites, html_requisites, may_name_requisites, srcset_urls,
+)
 from archiver.models import Capture, CaptureRecord
 from archiver.replay import capture_timestamp, replay_url
 from archiver.warc import verify_warc_file
@@ -87,6 +89,27 @@ def test_html_requisites_resolve_against_base_and_keep_http_only():
     ]
     skipped = {s.url.split(":")[0]: s.reason for s in found.skipped}
     assert skipped == {"javascript": "not_http", "data": "not_http", "http": "invalid_url"}
+
+
+@pytest.mark.parametrize("html, may", [
+    ("<html><body><p>Plain text, with links: <a href=/about>about</a></p></body></html>", False),
+    ("<p>1 < 2 and a < img or < link: no tags</p><p>&lt;img src=x&gt;</p>", False),
+    ("<IMG SRC=/a.png>", True), ("<Link REL=Stylesheet HREF=/s.css>", True),
+    ("<picture><Source srcset='/p.png 2x'></picture>", True), ("<SCRIPT src=/a.js></SCRIPT>", True),
+    ("<div STYLE='background: url(/b.png)'>", True),
+    ("<StYlE>p{background:url(/c.png)}</StYlE>", True),
+    ("<base href=http://other.example/><image src=/d.png>", True),
+    ("<section><p>a style guide</p></section>", True),
+])
+def test_a_document_is_parsed_for_requisites_unless_it_cannot_name_any(html, may):
+    """html_requisites skips parsing a document that cannot name a requisite; whatever it
+    decides, it finds what parsing finds."""
+    assert may_name_requisites(html) is may
+    page = "http://site.example/p"
+    found, parsed = html_requisites(html, page), _parsed_requisites(html, page)
+    assert (found.requisites, found.skipped) == (parsed.requisites, parsed.skipped)
+    if not may:
+        assert not parsed.requisites and not parsed.skipped
 
 
 def test_srcset_candidates_may_hold_commas_and_descriptors():

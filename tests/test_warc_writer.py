@@ -874,3 +874,72 @@ def test_a_forked_child_writes_its_own_file_not_its_parents(tmp_path, site):
     data = h.storage.read_range(sealed.key, 0, sealed.size)
     assert verify_warc_file(io.BytesIO(data)).ok and sealed.record_count == 1 + 3 + 3
     assert len(list(h.storage.keys())) == 2
+
+
+@pytest.mark.parametrize("record_type", ["metadata", "conversion", "resource", "warcinfo"])
+def test_plain_records_are_the_ones_warcio_makes_when_it_digests_them_itself(record_type):
+    """plain_record hashes its data once for both digests; warcio, left to it, hashes twice.
+    The record written must be the same byte for byte."""
+    from archiver.warc.records import Sha256WARCWriter, plain_record, warc_headers
+
+    fields = [("WARC-Type", record_type), ("WARC-Record-ID", f"<urn:uuid:{uuid.UUID(int=7)}>"),
+              ("WARC-Date", "2026-01-02T03:04:05.000006Z"),
+              ("WARC-Target-URI", "http://example.test/"),
+              ("WARC-Concurrent-To", None)]
+    data = "Caf\u00e9 cr\u00e8me.\r\n".encode("utf-8") * 20000   # over warcio's read size
+
+    def written(make_record) -> bytes:
+        builder = Sha256WARCWriter()
+        builder.out = io.BytesIO()
+        builder.write_record(make_record(builder))
+        return builder.out.getvalue()
+
+    ours = written(lambda b: plain_record(b, record_type, fields, data,
+                                          "text/plain; charset=utf-8"))
+    warcios = written(lambda b: b.create_warc_record(
+        "", record_type, payload=io.BytesIO(data), length=len(data),
+        warc_content_type="text/plain; charset=utf-8", warc_headers=warc_headers(fields)))
+    assert ours == warcios
+    assert b"WARC-Block-Digest: sha256:" in ours
+    assert (b"WARC-Payload-Digest: " in ours) == (record_type != "warcinfo")
+
+
+@pytest.mark.parametrize("path", ["/article", "/redirect", "/gzip", "/missing"])
+def test_a_payload_digest_taken_from_the_fetch_gives_the_same_file_as_hashing(tmp_path, site, path):
+    """With `payload_offset` set (the body copied as it is from where the headers end), the
+    writer states the fetcher's payload_sha256 instead of hashing the body again: the
+    file must be byte for byte the one hashing gives."""
+    fetched = datetime(2026, 1, 2, 3, 4, 0, 123456, tzinfo=timezone.utc)
+    outputs = []
+    for run, offset_known in (("hashed", False), ("taken", True)):
+        h = make_harness(tmp_path / run, writer_class=PinnedWriter)
+        result = raw_fetch(site.url(path), started_at=fetched)
+        for exchange in result.exchanges:
+            exchange.response_file.seek(0)
+            wire = exchange.response_file.read()
+            exchange.response_file.seek(0)
+            if offset_known:
+                exchange.payload_offset = wire.index(b"\r\n\r\n") + 4
+        h.writer.write_capture(capture_of(result, text=page_text(), text_metadata={"k": 1}))
+        sealed = h.writer.close()
+        outputs.append(h.storage.read_range(sealed.key, 0, sealed.size))
+    assert outputs[0] == outputs[1]
+    records_of(outputs[1])          # digests checked
+
+
+def test_a_fetched_payload_digest_is_not_taken_for_other_bytes(site):
+    """A payload_sha256 over bytes that are not the record's payload (an offset that is not
+    where the headers end, or a length that differs) is not stated: the body is hashed."""
+    from archiver.warc.records import fetched_payload_digest, http_block_digests, http_header_length
+
+    exchange = raw_fetch(site.url("/article")).final
+    length = exchange.response_length
+    header_length = http_header_length(exchange.response_file, length)
+    _, hashed = http_block_digests(exchange.response_file, length, header_length)
+    exchange.payload_offset = header_length
+    assert fetched_payload_digest(exchange, length, header_length) == hashed
+    assert fetched_payload_digest(exchange, length - 1, header_length) is None
+    exchange.payload_offset = header_length - 2
+    assert fetched_payload_digest(exchange, length, header_length) is None
+    exchange.payload_offset = None
+    assert fetched_payload_digest(exchange, length, header_length) is None

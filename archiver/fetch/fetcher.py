@@ -197,6 +197,7 @@ def _read_body(response: requests.Response, url: str, target: Target, settings: 
     exchange.payload_file = payload.file
     exchange.payload_length = payload.length
     exchange.payload_sha256 = payload.sha256
+    exchange.payload_offset = payload.offset
     exchange.truncated = truncated
     return exchange
 

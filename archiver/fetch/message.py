@@ -58,6 +58,7 @@ class Payload:
     sha256: str
     complete: bool          # the whole entity body was seen (framing ended properly)
     capped: bool            # more body bytes were recorded than `limit` allowed
+    offset: int | None      # where the copied bytes begin in the response, unless dechunked
 
 
 def extract_payload(response: BinaryIO, body_start: int, *, chunked: bool,
@@ -91,7 +92,8 @@ def extract_payload(response: BinaryIO, body_start: int, *, chunked: bool,
     response.seek(0, 2)
     out.seek(0)
     return Payload(file=out, length=written, sha256=digest.hexdigest(),
-                   complete=complete and not capped, capped=capped)
+                   complete=complete and not capped, capped=capped,
+                   offset=None if chunked else body_start)
 
 
 def _dechunk(src: BinaryIO, emit) -> bool:

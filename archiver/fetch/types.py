@@ -43,6 +43,9 @@ class Exchange:
     payload_file: BinaryIO | None = None
     payload_length: int = 0
     payload_sha256: str | None = None
+    # Where payload_file's bytes begin in response_file when they are a plain copy of the
+    # bytes from there on (no chunked framing taken out); None otherwise.
+    payload_offset: int | None = None
     truncated: str | None = None      # WARC-Truncated reason: "length", "time", "disconnect" or None
     tls: TLSInfo | None = None
     location: str | None = None       # absolute URL of the next hop, for redirects

@@ -190,29 +190,71 @@ def kept_http_head(stream: BinaryIO, header_length: int) -> bytes | None:
     return head
 
 
-def http_block_digests(stream: BinaryIO, length: int,
-                       header_length: int | None = None) -> tuple[str, str]:
+def http_block_digests(stream: BinaryIO, length: int, header_length: int | None = None,
+                       payload_digest: str | None = None) -> tuple[str, str]:
     """Block digest over all `length` bytes; payload digest over what follows the HTTP
     headers (`header_length` bytes, found by `http_header_length` when not given).
 
-    The stream is left at its start.
+    A `payload_digest` already known (`fetched_payload_digest`) is returned as it is, and
+    only the block is hashed. The stream is left at its start.
     """
     if header_length is None:
         header_length = http_header_length(stream, length)
-    stream.seek(0)
-    block, payload = hashlib.sha256(), hashlib.sha256()
-    position = 0
-    while position < length:
-        chunk = stream.read(min(CHUNK, length - position))
-        if not chunk:
-            raise ValueError(f"stream ended after {position} of {length} bytes")
+    block = hashlib.sha256()
+    payload = hashlib.sha256() if payload_digest is None else None
+    for position, chunk in _chunks(stream, 0, length):
         block.update(chunk)
         start = max(header_length - position, 0)
-        if start < len(chunk):
+        if payload is not None and start < len(chunk):
             payload.update(chunk[start:] if start else chunk)
+    return warc_digest(block), payload_digest or warc_digest(payload)
+
+
+def http_payload_digest(stream: BinaryIO, length: int, header_length: int) -> str:
+    """The payload digest alone: over the `length` bytes' part after their first
+    `header_length` bytes (the HTTP headers). The stream is left at its start."""
+    payload = hashlib.sha256()
+    for _, chunk in _chunks(stream, min(header_length, length), length):
+        payload.update(chunk)
+    return warc_digest(payload)
+
+
+def _chunks(stream: BinaryIO, start: int, end: int):
+    """(position, bytes) of the stream from `start` to `end`, read a CHUNK at a time; the
+    stream is left at its start."""
+    stream.seek(start)
+    position = start
+    while position < end:
+        chunk = stream.read(min(CHUNK, end - position))
+        if not chunk:
+            raise ValueError(f"stream ended after {position} of {end} bytes")
+        yield position, chunk
         position += len(chunk)
     stream.seek(0)
-    return warc_digest(block), warc_digest(payload)
+
+
+def fetched_payload_digest(exchange: Exchange, length: int, header_length: int) -> str | None:
+    """The payload digest of a response record of the exchange's first `length` bytes,
+    opening with `header_length` bytes of HTTP headers, from the sha256 the fetcher took
+    of the entity body, when that body is exactly the record's payload: copied from where
+    the headers end up to the end (no chunked framing taken out, nothing cut off).
+    None when it is not, and the payload must be hashed."""
+    if (exchange.payload_sha256 is None or exchange.payload_offset != header_length
+            or exchange.payload_length != length - header_length):
+        return None
+    digest = bytes.fromhex(exchange.payload_sha256)
+    return f"{DIGEST_ALGORITHM}:{base64.b32encode(digest).decode('ascii')}"
+
+
+def response_payload_digest(exchange: Exchange) -> str | None:
+    """The payload digest the exchange's response record gets; None without a response."""
+    stream = exchange.response_file
+    length = stream_length(stream) if stream is not None else 0
+    if not length:
+        return None
+    header_length = http_header_length(stream, length)
+    return (fetched_payload_digest(exchange, length, header_length)
+            or http_payload_digest(stream, length, header_length))
 
 
 def stream_length(stream: BinaryIO) -> int:
@@ -231,10 +273,12 @@ def warc_headers(fields: list[tuple[str, str | None]]) -> StatusAndHeaders:
 
 
 def verbatim_http_record(record_type: str, fields: list[tuple[str, str | None]],
-                         stream: BinaryIO, length: int, header_length: int) -> ArcWarcRecord:
+                         stream: BinaryIO, length: int, header_length: int,
+                         payload_digest: str | None = None) -> ArcWarcRecord:
     """A request/response record whose block is exactly `length` bytes of `stream`, which
-    open with `header_length` bytes of HTTP headers (`http_header_length`)."""
-    block_digest, payload_digest = http_block_digests(stream, length, header_length)
+    open with `header_length` bytes of HTTP headers (`http_header_length`); its payload
+    digest is hashed unless given."""
+    block_digest, payload_digest = http_block_digests(stream, length, header_length, payload_digest)
     headers = warc_headers(fields + [("WARC-Block-Digest", block_digest),
                                      ("WARC-Payload-Digest", payload_digest)])
     content_type = f"application/http; msgtype={record_type}"
@@ -245,14 +289,17 @@ def verbatim_http_record(record_type: str, fields: list[tuple[str, str | None]],
 
 
 def revisit_record(fields: list[tuple[str, str | None]], stream: BinaryIO, length: int,
-                   revisit: Revisit, head: bytes) -> ArcWarcRecord:
+                   revisit: Revisit, head: bytes,
+                   payload_digest: str | None = None) -> ArcWarcRecord:
     """A `revisit` record for a response of `length` bytes, opening with the HTTP headers
     `head` (`http_header_length` bytes), whose payload repeats `revisit`'s.
 
     Its block is the response's status line and headers only; its payload digest is the
-    one of the whole response's payload, which must equal the earlier record's.
+    one of the whole response's payload (hashed unless given), which must equal the
+    earlier record's.
     """
-    _, payload_digest = http_block_digests(stream, length, len(head))
+    if payload_digest is None:
+        payload_digest = http_payload_digest(stream, length, len(head))
     if payload_digest != revisit.payload_digest:
         raise ValueError(f"a revisit must repeat the payload of {revisit.record_id}, but its digest "
                          f"{payload_digest} differs from {revisit.payload_digest}")
@@ -283,10 +330,18 @@ class _VerbatimHead:
 
 def plain_record(builder: Sha256WARCWriter, record_type: str, fields: list[tuple[str, str | None]],
                  data: bytes, content_type: str) -> ArcWarcRecord:
-    """A record with a non-HTTP block; warcio computes its sha256 digests."""
+    """A record with a non-HTTP block, written by warcio.
+
+    Its block is its payload, so one sha256 gives both digests; warcio would hash the
+    data once for each. They are added as warcio adds them (payload digest first, none
+    for the types it gives none, `NO_PAYLOAD_DIGEST_TYPES`), so the record is the same.
+    """
+    digest = warc_digest(hashlib.sha256(data))
+    payload_digest = None if record_type in builder.NO_PAYLOAD_DIGEST_TYPES else digest
+    headers = warc_headers(fields + [("WARC-Payload-Digest", payload_digest),
+                                     ("WARC-Block-Digest", digest)])
     return builder.create_warc_record("", record_type, payload=io.BytesIO(data), length=len(data),
-                                      warc_content_type=content_type,
-                                      warc_headers=warc_headers(fields))
+                                      warc_content_type=content_type, warc_headers=headers)
 
 
 def json_bytes(document: dict) -> bytes:
@@ -331,7 +386,8 @@ def _response_record(exchange: Exchange, date: str, response_id: str, length: in
     header_length = http_header_length(stream, length)
     record = verbatim_http_record(
         "response", _exchange_fields("response", response_id, date, exchange)
-        + [("WARC-Truncated", exchange.truncated or None)], stream, length, header_length)
+        + [("WARC-Truncated", exchange.truncated or None)], stream, length, header_length,
+        fetched_payload_digest(exchange, length, header_length))
     return PlannedRecord(record, "response", exchange.url, response_id, None, requisite,
                          kept_http_head(stream, header_length))
 
@@ -343,7 +399,8 @@ def _revisit_of(exchange: Exchange, date: str, response_id: str, length: int,
     head = stream.read(http_header_length(stream, length))
     stream.seek(0)
     record = revisit_record(_exchange_fields("revisit", response_id, date, exchange), stream,
-                            length, revisit, head)
+                            length, revisit, head,
+                            fetched_payload_digest(exchange, length, len(head)))
     return PlannedRecord(record, "revisit", exchange.url, response_id, revisit.record_id,
                          http_head=head if len(head) <= MAX_HEAD_BYTES else None)
 
