@@ -1,6 +1,8 @@
 """Database engine, sessions and migrations for the catalogue."""
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -63,16 +65,60 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-_WRITER_LOCKS: dict[int, threading.RLock] = {}
+_WRITER_LOCKS: dict[int, "WriterLock"] = {}
+
+
+class WriterLock:
+    """One writer at a time for a SQLite file: threads of this process in turn (an RLock),
+    and processes in turn (an flock on a file beside the database). SQLite's own busy
+    handler sleeps in growing steps (up to 100 ms) when another process holds the write
+    lock, so two worker processes that both write after every capture lose far more time
+    asleep than the other one holds the lock; a blocked flock wakes as soon as it is free.
+    Reentrant: a transaction inside a transaction of the same thread takes nothing more."""
+
+    def __init__(self, path: str | None):
+        self._threads = threading.RLock()
+        self._path = path
+        self._fd: int | None = None
+        self._pid = os.getpid()
+        self._depth = 0
+
+    def __enter__(self) -> "WriterLock":
+        self._threads.acquire()
+        try:
+            if self._depth == 0 and self._path:
+                if self._fd is None or self._pid != os.getpid():
+                    # a forked child must not share its parent's open file: flock would
+                    # treat the two as one holder
+                    self._fd, self._pid = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+        self._depth += 1
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0 and self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
 
 
 def _writer_lock(engine):
-    """SQLite has one writer at a time. Threads of one process that wait for it in SQLite's
-    busy handler sleep in growing steps and can starve; waiting on a lock of our own
-    instead serves them in turn (web threads under load). Other databases need none."""
+    """SQLite has one writer at a time: wait for it on a lock of our own (WriterLock), not
+    in SQLite's busy handler, which can starve threads and processes under load. Other
+    databases need none."""
     if engine is None or engine.dialect.name != "sqlite":
         return nullcontext()
-    return _WRITER_LOCKS.setdefault(id(engine), threading.RLock())
+    lock = _WRITER_LOCKS.get(id(engine))
+    if lock is None:
+        database = engine.url.database
+        path = f"{database}.writer-lock" if database and database != ":memory:" else None
+        lock = _WRITER_LOCKS.setdefault(id(engine), WriterLock(path))
+    return lock
 
 
 def alembic_config(url: str) -> Config:
