@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import random
 
+# The replay index's cdxj-indexer takes about 0.4 s to import (pkg_resources, through
+# pyamf): import it here, in the pool's parent before it forks, not in each pool
+# process's first capture.
+import cdxj_indexer.main  # noqa: F401
 from celery import current_app, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_shutdown, worker_shutdown
