@@ -21,7 +21,7 @@ from archiver.config import Settings
 from archiver.fetch.types import Exchange
 from archiver.models import STORED, Capture, CaptureRecord, WarcFile
 from archiver.warc.reader import record_headers
-from archiver.warc.records import Revisit, http_block_digests, stream_length
+from archiver.warc.records import Revisit, response_payload_digest
 
 
 @dataclass(frozen=True)
@@ -72,12 +72,9 @@ def dedup_policy(settings: Settings) -> DedupPolicy:
 
 def candidate_of(exchange: Exchange) -> Candidate | None:
     """The final response as a candidate; None when it has no bytes to compare."""
-    if exchange.response_file is None:
+    payload_digest = response_payload_digest(exchange)    # the fetcher's, where it can be
+    if payload_digest is None:
         return None
-    length = stream_length(exchange.response_file)
-    if not length:
-        return None
-    _, payload_digest = http_block_digests(exchange.response_file, length)
     return Candidate(payload_digest=payload_digest, truncated=exchange.truncated)
 
 
