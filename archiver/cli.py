@@ -222,7 +222,7 @@ def cmd_capture(settings: Settings, args) -> int:
     from archiver.db import make_engine, make_session_factory, migrate
     from archiver.models import FINAL_STATES, STORED, Capture
     from archiver.submissions import SubmissionError, Submitter, submit_captures
-    from workers.app import create_celery, send_capture
+    from workers.app import create_celery, send_capture, send_capture_batch
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.database_url)
@@ -232,6 +232,8 @@ def cmd_capture(settings: Settings, args) -> int:
         captures = submit_captures(sessions, args.urls, args.note,
                                    Submitter(source="cli", submitted_by=_user()),
                                    enqueue=lambda cid: send_capture(celery, cid),
+                                   enqueue_batch=lambda ids: send_capture_batch(celery, ids),
+                                   batch_size=settings.capture_batch,
                                    max_urls=settings.max_urls_per_submission,
                                    mode=args.mode or settings.capture_mode)
     except SubmissionError as exc:

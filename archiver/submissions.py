@@ -55,11 +55,13 @@ def validate_urls(raw_urls: Sequence[str], max_urls: int) -> list[str]:
 
 def submit_captures(sessions: sessionmaker[Session], raw_urls: Sequence[str], note: str | None,
                     submitter: Submitter, enqueue: Callable[[int], None],
-                    max_urls: int = 100, mode: str | None = None) -> list[Capture]:
+                    max_urls: int = 100, mode: str | None = None,
+                    enqueue_batch: Callable[[list[int]], None] | None = None,
+                    batch_size: int = 1) -> list[Capture]:
     """Store one queued capture per URL, commit, and only then queue each one.
 
     Every URL is validated before anything is written, so a refused submission
-    leaves no trace. A broker failure after the commit marks the captures that
+    leaves no trace. With `enqueue_batch`, up to `batch_size` captures go in one task. A broker failure after the commit marks the captures that
     could not be queued as failed, with the reason, instead of losing them silently.
     """
     if submitter.source not in SOURCES:
@@ -75,7 +77,7 @@ def submit_captures(sessions: sessionmaker[Session], raw_urls: Sequence[str], no
         raise SubmissionError(str(exc), field="mode") from None
     with transaction(sessions) as session:
         captures = store_captures(session, urls, note, submitter, mode=mode)
-    queue_captures(sessions, captures, enqueue)
+    queue_captures(sessions, captures, enqueue, enqueue_batch, batch_size)
     return captures
 
 
@@ -105,15 +107,38 @@ def store_captures(session: Session, urls: Sequence[str], note: str | None, subm
     return captures
 
 
+# A submission is spread over at least this many tasks when it can be, so that a few dozen
+# URLs still reach several workers at once instead of waiting in one batch.
+SPREAD_TASKS = 8
+
+
+def batches(count: int, batch_size: int) -> list[range]:
+    """Index ranges of `count` captures cut into tasks of at most `batch_size`, as even as
+    can be, and no bigger than it takes to make SPREAD_TASKS tasks."""
+    size = max(1, min(batch_size, count // SPREAD_TASKS))
+    tasks = -(-count // size)
+    return [range(count * n // tasks, count * (n + 1) // tasks) for n in range(tasks)]
+
+
 def queue_captures(sessions: sessionmaker[Session], captures: Sequence[Capture],
-                   enqueue: Callable[[int], None]) -> None:
-    """Queue committed captures; one the broker refuses is marked failed with the reason."""
-    for capture in captures:
+                   enqueue: Callable[[int], None],
+                   enqueue_batch: Callable[[list[int]], None] | None = None,
+                   batch_size: int = 1) -> None:
+    """Queue committed captures: one task each, or with `enqueue_batch` several to a task
+    (`batches`). Captures whose task the broker refuses are marked failed with the reason."""
+    if enqueue_batch is None:
+        batch_size = 1
+    for part in batches(len(captures), batch_size):
+        chosen = [captures[n] for n in part]
         try:
-            enqueue(capture.id)
-        except Exception as exc:  # broker down: say so on the capture, keep the row
-            mark_unqueued(sessions, capture.id, exc)
-            capture.state, capture.error_code = FAILED, "broker"
+            if len(chosen) == 1:
+                enqueue(chosen[0].id)
+            else:
+                enqueue_batch([capture.id for capture in chosen])
+        except Exception as exc:  # broker down: say so on the captures, keep the rows
+            for capture in chosen:
+                mark_unqueued(sessions, capture.id, exc)
+                capture.state, capture.error_code = FAILED, "broker"
 
 
 def mark_unqueued(sessions: sessionmaker[Session], capture_id: int, exc: Exception) -> None:

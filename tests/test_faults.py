@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -143,6 +144,29 @@ def test_pool_child_killed_mid_capture_gives_one_stored_capture(service, hostile
     assert state_of(service, capture_id) == ("stored", 2)
     assert response_records(service, capture_id) == 1
     assert hostile.seen["/hang-once?child"] == 2
+
+
+def test_pool_children_killed_mid_batch_every_capture_is_stored_once(service, hostile, fixture_site):
+    # 16 URLs go as 8 tasks of 2 (archiver/submissions.py, batches): the first task holds
+    # the hanging page, then a page its dead run claimed but never reached
+    urls = [hostile.url("/hang-once?batch")] + [fixture_site.url(f"/plain.txt?batch={n}") for n in range(15)]
+    response = service.submit(urls=urls)
+    assert response.status_code == 202, response.text
+    ids = response.json()["ids"]
+    wait_until_requested(hostile, "/hang-once?batch")
+    [(claimed_at,)] = query(service, "SELECT started_at FROM captures WHERE id = :i", i=ids[1])
+    kill(descendants(service.worker.pid))
+    # the task comes back (acks_late) and sends what its dead run held as tasks of their own
+    for capture_id in ids:
+        assert wait_for(service, capture_id, {"stored", "failed"}) == "stored", service.log("worker")
+    # ... at once, not once the dead run's lease has run out
+    lease_end = datetime.fromisoformat(str(claimed_at)) + timedelta(seconds=int(FAST["ARCHIVER_TASK_TIME_LIMIT"]))
+    [(started,)] = query(service, "SELECT started_at FROM captures WHERE id = :i", i=ids[1])
+    assert datetime.fromisoformat(str(started)) < lease_end, (started, claimed_at)
+    assert [response_records(service, capture_id) for capture_id in ids] == [1] * len(ids)
+    assert state_of(service, ids[0]) == ("stored", 2)
+    assert state_of(service, ids[1]) == ("stored", 2)     # the dead run's attempt counts
+    assert hostile.seen["/hang-once?batch"] == 2
 
 
 def test_whole_worker_killed_mid_capture_gives_one_stored_capture(service, hostile):

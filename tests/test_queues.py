@@ -13,7 +13,7 @@ from archiver.cli import _worker_argv, worker_queues
 from archiver.config import ConfigError, Settings
 from tests.conftest import REPO
 from tests.live_service import BIN
-from workers.app import CAPTURE_TASKS, MAINTENANCE_TASKS, create_celery, send_capture
+from workers.app import CAPTURE_TASKS, MAINTENANCE_TASKS, create_celery, send_capture, send_capture_batch
 
 
 def settings_with(tmp_path, **env) -> Settings:
@@ -59,10 +59,15 @@ def test_tasks_reach_the_queue_of_their_kind_on_redis(tmp_path, redis_url):
         for name in MAINTENANCE_TASKS + CAPTURE_TASKS:
             app.send_task(name, args=[] if name in MAINTENANCE_TASKS else [1])
         send_capture(app, 2)
-        sent = {q: [json.loads(m)["headers"]["task"] for m in client.lrange(q, 0, -1)]
-                for q in (s.capture_queue, s.maintenance_queue)}
+        send_capture_batch(app, [3, 4, 5])
+        messages = {q: [json.loads(m)["headers"] for m in client.lrange(q, 0, -1)]
+                    for q in (s.capture_queue, s.maintenance_queue)}
+        sent = {q: [m["task"] for m in found] for q, found in messages.items()}
         assert sorted(sent[s.maintenance_queue]) == sorted(MAINTENANCE_TASKS)
-        assert sorted(sent[s.capture_queue]) == sorted(CAPTURE_TASKS + ("archiver.capture",))
+        assert sorted(sent[s.capture_queue]) == sorted(CAPTURE_TASKS + ("archiver.capture", "archiver.capture_batch"))
+        # a batch's time limits are the per-capture limits times its captures
+        [batch] = [m for m in messages[s.capture_queue] if m["argsrepr"] == "[[3, 4, 5]]"]
+        assert batch["timelimit"] == [3 * s.task_time_limit, 3 * s.task_soft_time_limit]
         # beat's periodic maintenance goes to the maintenance queue too
         queues = {entry["task"]: entry["options"]["queue"] for entry in app.conf.beat_schedule.values()}
         assert set(queues) <= set(MAINTENANCE_TASKS) and set(queues.values()) == {s.maintenance_queue}

@@ -17,7 +17,7 @@ TASK_MODULES = ["workers.tasks"]
 # reconciler, signing the evidence log's head) and fixity audits, which read every sealed
 # file. They must not wait behind a capture backlog: beat's messages expire after one
 # interval, so a dispatcher stuck behind 10,000 captures would never run.
-CAPTURE_TASKS = ("archiver.capture", "archiver.deliver_webhook")
+CAPTURE_TASKS = ("archiver.capture", "archiver.capture_batch", "archiver.deliver_webhook")
 MAINTENANCE_TASKS = ("archiver.dispatch_watches", "archiver.reconcile", "archiver.audit",
                      "archiver.sign_log_head", "archiver.import_warc")
 
@@ -31,8 +31,9 @@ def task_routes(settings: Settings) -> dict[str, dict[str, str]]:
 def create_celery(settings: Settings) -> Celery:
     app = Celery("archiver", broker=settings.broker_url, include=TASK_MODULES)
     transport_options: dict = {
-        # Redis re-delivers unacknowledged tasks after this long: keep it above the hard limit.
-        "visibility_timeout": settings.task_time_limit * 2 + 60,
+        # Redis re-delivers unacknowledged tasks after this long: keep it above the hard
+        # limit of the longest task, a batch of captures (send_capture_batch).
+        "visibility_timeout": settings.task_time_limit * settings.capture_batch * 2 + 60,
     }
     if settings.broker_url.startswith("filesystem"):
         queue_dir = settings.broker_dir / "queue"
@@ -87,10 +88,20 @@ def send_webhook(app: Celery, delivery_id: int) -> None:
     app.send_task("archiver.deliver_webhook", args=[delivery_id], queue=settings.capture_queue)
 
 
-def send_capture(app: Celery, capture_id: int) -> None:
+def send_capture(app: Celery, capture_id: int, countdown: float | None = None) -> None:
     """Queue one capture by id; the web app calls this only after its commit."""
     settings: Settings = app.archiver_settings
-    app.send_task("archiver.capture", args=[capture_id], queue=settings.capture_queue)
+    app.send_task("archiver.capture", args=[capture_id], queue=settings.capture_queue,
+                  countdown=countdown)
+
+
+def send_capture_batch(app: Celery, capture_ids: list[int]) -> None:
+    """Queue several captures as one task (archiver/storing.py); its time limits are the
+    per-capture limits times the number of captures."""
+    settings: Settings = app.archiver_settings
+    app.send_task("archiver.capture_batch", args=[capture_ids], queue=settings.capture_queue,
+                  soft_time_limit=settings.task_soft_time_limit * len(capture_ids),
+                  time_limit=settings.task_time_limit * len(capture_ids))
 
 
 celery_app = create_celery(load_settings())

@@ -11,7 +11,8 @@ from celery import current_app, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_shutdown, worker_shutdown
 
-from archiver.capture import TransientCaptureError, mark_failed_after_retries, run_capture
+from archiver.capture import (TransientCaptureError, mark_failed_after_retries, release, run_capture, run_captures,
+                              still_fetching)
 from archiver.importer.jobs import IMPORT_TIME_LIMIT, run_import_job
 from archiver.reconcile import reconcile
 from archiver.webhooks import deliver
@@ -28,9 +29,7 @@ def capture(self, capture_id: int) -> str:
     try:
         outcome = run_capture(ctx, capture_id, task_id=self.request.id)
     except TransientCaptureError as exc:
-        # Back off exponentially with jitter; the pipeline itself caps the attempts.
-        delay = min(ctx.settings.retry_backoff * 2 ** (exc.attempts - 1), MAX_BACKOFF_SECONDS)
-        raise self.retry(exc=exc, countdown=delay * random.uniform(0.8, 1.2))
+        raise self.retry(exc=exc, countdown=_backoff(ctx.settings, exc.attempts))
     except SoftTimeLimitExceeded:
         mark_failed_after_retries(
             ctx, capture_id, "time_limit",
@@ -40,6 +39,55 @@ def capture(self, capture_id: int) -> str:
     if outcome.retry_in is not None:
         raise self.retry(countdown=outcome.retry_in)
     return outcome.state
+
+
+def _backoff(settings, attempts: int) -> float:
+    """Exponential with jitter; the pipeline itself caps the attempts."""
+    delay = min(settings.retry_backoff * 2 ** (attempts - 1), MAX_BACKOFF_SECONDS)
+    return delay * random.uniform(0.8, 1.2)
+
+
+@shared_task(bind=True, name="archiver.capture_batch")
+def capture_batch(self, capture_ids: list[int]) -> dict[str, int]:
+    """Several captures run in turn and stored together (archiver/storing.py). One to be
+    tried again later goes back to the queue as a capture task of its own."""
+    ctx = worker_context()
+    # Delivered again after a run of this task died (acks_late): what that run held goes
+    # back to the queue one task each, so that the capture that killed it, if one did,
+    # cannot take the others down with it again.
+    orphans = still_fetching(ctx, capture_ids, self.request.id)
+    if orphans:
+        for capture_id in release(ctx, orphans, self.request.id, refund_attempt=False):
+            send_capture(current_app, capture_id)
+        capture_ids = [i for i in capture_ids if i not in orphans]
+    started: list[int] = []
+    try:
+        outcomes = run_captures(ctx, capture_ids, task_id=self.request.id, started=started)
+    except BaseException as exc:
+        # what was written is stored; the captures not reached yet go back to the queue
+        current = started[-1:]
+        unstarted = [i for i in capture_ids if i not in started]
+        requeued = release(ctx, unstarted, self.request.id, refund_attempt=True) if unstarted else []
+        for capture_id in requeued:
+            send_capture(current_app, capture_id)
+        if not isinstance(exc, SoftTimeLimitExceeded):
+            raise                     # the one being fetched stays `fetching`: its lease frees it
+        failed = still_fetching(ctx, current, self.request.id)
+        for capture_id in failed:
+            mark_failed_after_retries(
+                ctx, capture_id, "time_limit",
+                f"the batch of {len(capture_ids)} captures did not finish within "
+                f"{ctx.settings.task_soft_time_limit} s each (ARCHIVER_TASK_SOFT_TIME_LIMIT)")
+        return {"failed": len(failed), "requeued": len(requeued)}
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        if outcome.transient is not None:
+            send_capture(current_app, outcome.capture_id,
+                         countdown=_backoff(ctx.settings, outcome.transient.attempts))
+        elif outcome.retry_in is not None:
+            send_capture(current_app, outcome.capture_id, countdown=outcome.retry_in)
+        counts[outcome.state] = counts.get(outcome.state, 0) + 1
+    return counts
 
 
 @shared_task(bind=True, name="archiver.deliver_webhook", max_retries=None)

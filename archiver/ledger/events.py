@@ -19,6 +19,13 @@ def record_capture_events(session: Session, capture: Capture, records, warc_file
     """`fetched`, then `text_extracted` when there is text, then `stored` or `revisit`
     (with every record's place and digests, in the WARC file named `warc_file`), or `failed`
     for a capture kept as evidence."""
+    # one take of the append lock for the three: consecutive positions, one INSERT
+    append_rows(session, capture_entries(capture, records, warc_file))
+
+
+def capture_entries(capture: Capture, records, warc_file: str | None) -> list[NewEntry]:
+    """The entries record_capture_events appends; captures stored together append all of
+    theirs at once (archiver/storing.py), each capture's still consecutive."""
     agent = worker_agent(capture)
     entries = [NewEntry("fetched", agent, {
         "requested_url": capture.requested_url, "final_url": capture.final_url,
@@ -28,8 +35,7 @@ def record_capture_events(session: Session, capture: Capture, records, warc_file
         "redirects": len(capture.redirect_chain or []) - 1 if capture.redirect_chain else 0,
         "fetched_at": capture.fetched_at.isoformat() if capture.fetched_at else None,
     }, capture.id)]
-    # one take of the append lock for the three: consecutive positions, one INSERT
-    append_rows(session, entries + outcome_entries(capture, agent, records, warc_file))
+    return entries + outcome_entries(capture, agent, records, warc_file)
 
 
 def outcome_entries(capture: Capture, agent: dict, records, warc_file: str | None) -> list[NewEntry]:

@@ -166,10 +166,12 @@ class WarcFileWriter:
         }
         return {k: v for k, v in fields.items() if v}
 
-    def write_capture(self, capture: CaptureRecords) -> WrittenCapture:
+    def write_capture(self, capture: CaptureRecords, durable: bool = True) -> WrittenCapture:
         """Append one capture's records; return once they are flushed and fsynced.
 
-        If anything fails before the records are durable, the file is cut back to where
+        With `durable=False` they are flushed but not fsynced: the caller calls `sync()`
+        before anything names them (several captures stored together share one fsync).
+        If anything fails before the records are written, the file is cut back to where
         this capture began and the error is raised: no half capture stays in the file.
         """
         with self._lock:
@@ -182,7 +184,8 @@ class WarcFileWriter:
                                              p.record_id, p.refers_to, p.requisite, p.http_head)
                              for p in planned]
                 current.handle.flush()
-                os.fsync(current.handle.fileno())
+                if durable:
+                    os.fsync(current.handle.fileno())
             except BaseException:
                 self._cut_back(current, start)
                 raise
@@ -191,6 +194,23 @@ class WarcFileWriter:
             if current.handle.tell() >= self.settings.warc_roll_bytes:
                 self._roll()
             return written
+
+    def sync(self) -> None:
+        """Make every record written so far durable (a file rolled meanwhile was fsynced
+        when it was sealed). If the fsync fails, the file is left for recovery, as a
+        failed cut-back leaves it, and the error is raised: what it holds is unknown."""
+        with self._lock:
+            self._check_fork()
+            current = self._file
+            if current is None:
+                return
+            try:
+                current.handle.flush()
+                os.fsync(current.handle.fileno())
+            except OSError:
+                log.exception("could not fsync %s; leaving it for recovery", current.path)
+                self._abandon(current)
+                raise
 
     def seal(self) -> SealedFile | None:
         """Seal the current file into storage (None if no file is open).
@@ -276,14 +296,18 @@ class WarcFileWriter:
             current.handle.flush()
             os.fsync(current.handle.fileno())
         except OSError:
-            # The file is in an unknown state: stop using it. Its lock goes with the handle,
-            # so recover_open_files will cut it at its last whole record and seal it.
+            # the file is in an unknown state: stop using it
             log.exception("could not cut %s back to %d; leaving it for recovery", current.path, start)
-            try:
-                current.handle.close()
-            except OSError:
-                pass
-            self._file = None
+            self._abandon(current)
+
+    def _abandon(self, current: _OpenFile) -> None:
+        """Stop using the file. Its lock goes with the handle, so recover_open_files will
+        cut it at its last whole record and seal it."""
+        try:
+            current.handle.close()
+        except OSError:
+            pass
+        self._file = None
 
     def _roll(self) -> None:
         self._retry_pending()

@@ -20,7 +20,7 @@ from archiver.submissions import SubmissionError, Submitter, submit_captures
 from archiver.web import parse_ids, services
 from archiver.web.auth import submission_limit, viewer
 from archiver.web.downloads import log_download
-from workers.app import send_capture
+from workers.app import send_capture, send_capture_batch
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -100,6 +100,8 @@ def create_captures():
             svc.sessions, urls, payload.get("note"),
             Submitter(source="api", submitted_by=who.submitted_by, remote_addr=request.remote_addr),
             enqueue=lambda capture_id: send_capture(svc.celery, capture_id),
+            enqueue_batch=lambda ids: send_capture_batch(svc.celery, ids),
+            batch_size=svc.settings.capture_batch,
             max_urls=svc.settings.max_urls_per_submission,
             mode=svc.settings.capture_mode if payload.get("mode") is None else payload["mode"])
     except SubmissionError as exc:

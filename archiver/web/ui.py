@@ -15,7 +15,7 @@ from archiver.provenance import capture_provenance
 from archiver.submissions import SubmissionError, Submitter, submit_captures
 from archiver.web import parse_ids, services
 from archiver.web.auth import submission_limit, viewer
-from workers.app import send_capture
+from workers.app import send_capture, send_capture_batch
 
 bp = Blueprint("ui", __name__)
 
@@ -46,6 +46,8 @@ def submit():
             svc.sessions, urls, note or None,
             Submitter(source="form", submitted_by=who.submitted_by, remote_addr=request.remote_addr),
             enqueue=lambda capture_id: send_capture(svc.celery, capture_id),
+            enqueue_batch=lambda ids: send_capture_batch(svc.celery, ids),
+            batch_size=svc.settings.capture_batch,
             max_urls=svc.settings.max_urls_per_submission, mode=mode)
     except SubmissionError as exc:
         return render_template("index.html", recent=_recent(), error=str(exc), urls=urls_text,

@@ -1,0 +1,254 @@
+"""Storing fetched captures: the moment their records become durable, replayable and
+catalogued as `stored`.
+
+A capture whose WARC records are written (not yet fsynced) waits in a `StoreBatch` until
+`commit()`: one fsync of the WARC file, one new replay index file and one catalogue
+transaction (rows, full-text index, evidence log, webhooks) serve every capture waiting.
+A capture task runs up to ARCHIVER_CAPTURE_BATCH captures into one batch (docs/deploy.md,
+Throughput); a capture alone is a batch of one.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from sqlalchemy import JSON, bindparam, insert, select, update
+from sqlalchemy.exc import NoResultFound
+from sqlalchemy.orm import Session
+
+from archiver.accounts.models import CaptureRestriction
+from archiver.db import transaction
+from archiver.ledger.events import capture_entries, record_failure
+from archiver.ledger.log import append_rows
+from archiver.models import FAILED, STORED, Capture, CaptureRecord, WarcFile
+from archiver.provenance import software_versions
+from archiver.replay.index import add_lines, capture_lines, remove_lines
+from archiver.search import search_index_for
+from archiver.sites import site_of
+from archiver.warc.writer import WrittenCapture
+from archiver.webhooks import create_deliveries
+from archiver.webhooks import mark_unqueued as mark_delivery_unqueued
+
+if TYPE_CHECKING:
+    from archiver.capture import CaptureContext
+
+log = logging.getLogger(__name__)
+
+# A capture written but not yet stored is still `fetching` in the catalogue. The batch is
+# stored at the latest this long after its first capture was written, far inside the lease
+# (ARCHIVER_TASK_TIME_LIMIT) after which another worker may take a `fetching` capture.
+MAX_WAIT_SECONDS = 2.0
+
+
+@dataclass
+class Written:
+    """A capture whose records are in the WARC file, waiting to be stored."""
+    capture: Capture                  # detached, its fetch fields filled
+    written: WrittenCapture
+    state: str                        # what it becomes: stored, or failed (kept as evidence)
+    error_code: str | None
+    error: str | None
+
+
+@dataclass
+class StoreBatch:
+    ctx: CaptureContext
+    waiting: list[Written] = field(default_factory=list)
+    stored: list[Written] = field(default_factory=list)   # every one committed so far
+    _since: float = 0.0
+
+    def add(self, item: Written) -> None:
+        if not self.waiting:
+            self._since = time.monotonic()
+        self.waiting.append(item)
+        if time.monotonic() - self._since >= MAX_WAIT_SECONDS:
+            self.commit()
+
+    def holds_final_url(self, url: str | None) -> bool:
+        """Whether a waiting capture has this final URL: a later capture of it must be
+        compared with that one, so the batch is stored first (archiver/changes.py)."""
+        return url is not None and any(item.capture.final_url == url for item in self.waiting)
+
+    def commit(self) -> None:
+        """Store every waiting capture. Records that cannot be made durable fail their
+        captures; if storing them together fails, each is stored on its own, so one bad
+        capture (deleted meanwhile, say) does not hold back the others."""
+        items, self.waiting = self.waiting, []
+        if not items:
+            return
+        try:
+            self.ctx.writer.sync()
+        except OSError as exc:
+            for item in items:
+                storage_failed(self.ctx, item.capture.id, exc)
+            return
+        # before the catalogue says "stored": a capture page opened at once must find it in replay
+        _index_for_replay(self.ctx, items)
+        if len(items) == 1:
+            self._store([items[0]])
+            return
+        try:
+            self._store(items)
+        except Exception:    # noqa: BLE001 - find the one that fails, store the rest
+            log.exception("storing %d captures together failed; storing each on its own", len(items))
+            for item in items:
+                try:
+                    self._store([item])
+                except Exception:   # noqa: BLE001 - it stays `fetching`; the lease frees it
+                    log.exception("capture %s: its records are written but it could not be stored",
+                                  item.capture.id)
+
+    def _store(self, items: list[Written]) -> None:
+        deliveries: list[int] = []
+        with transaction(self.ctx.sessions) as session:
+            index = search_index_for(session)
+            for item in items:
+                _store_row(session, item)
+                index.index(session, item.capture.id)
+            # one take of the evidence log's append lock for the batch
+            append_rows(session, [entry for item in items for entry in
+                                  capture_entries(item.capture, item.written.records, item.written.filename)])
+            for item in items:
+                if item.state == STORED:
+                    deliveries += create_deliveries(session, self.ctx.settings, item.capture)
+        self.stored += items
+        _queue_deliveries(self.ctx, deliveries)
+
+
+def fail(ctx: CaptureContext, capture_id: int, code: str, message: str,
+         chain: list | None = None) -> None:
+    """Mark the capture failed, with the reason, and log a `failed` event."""
+    with transaction(ctx.sessions) as session:
+        row = session.get(Capture, capture_id)
+        row.state = FAILED
+        row.error_code = code
+        row.error = message
+        row.finished_at = datetime.now(timezone.utc)
+        row.software = software_versions()
+        if chain:
+            row.redirect_chain = chain
+        session.flush()
+        record_failure(session, row)
+
+
+def storage_failed(ctx: CaptureContext, capture_id: int, exc: OSError) -> None:
+    fail(ctx, capture_id, "storage",
+         f"the WARC records could not be written ({exc.strerror or exc}); nothing of this "
+         f"capture was stored. Free space in {ctx.settings.open_warc_dir} (or fix the "
+         "error) and submit it again")
+
+
+def _queue_deliveries(ctx: CaptureContext, delivery_ids: list[int]) -> None:
+    if ctx.queue_delivery is None:
+        return
+    for delivery_id in delivery_ids:
+        try:
+            ctx.queue_delivery(delivery_id)
+        except Exception as exc:  # noqa: BLE001 - broker down: say so on the delivery
+            log.exception("could not queue webhook delivery %s", delivery_id)
+            mark_delivery_unqueued(ctx.sessions, delivery_id, exc)
+
+
+def _index_for_replay(ctx: CaptureContext, items: list[Written]) -> None:
+    """Make the captures replayable before they are shown as stored, except those made
+    private or taken down meanwhile. Their records are already durable, so a failure here
+    is logged, not fatal: `archiver reindex` rebuilds the index."""
+    try:
+        hidden = _hidden(ctx, [item.capture.id for item in items])
+        shown = [item for item in items if item.capture.id not in hidden]
+        lines_of = {item.capture.id: capture_lines(ctx.settings, ctx.writer.storage,
+                                                    item.written.filename, item.written.records)
+                    for item in shown}
+        if not shown:
+            return
+        add_lines(ctx.settings, sorted({item.written.filename for item in shown}),
+                  [line for lines in lines_of.values() for line in lines])
+        # hidden just now? its restriction's replay sync may have run before these lines were in
+        for capture_id in _hidden(ctx, list(lines_of)):
+            remove_lines(ctx.settings, lines_of[capture_id])
+    except Exception:
+        log.exception("captures stored but not added to the replay index; run `archiver reindex`")
+
+
+_RESTRICTIONS = CaptureRestriction.__table__
+_RESTRICTED = (select(_RESTRICTIONS.c.capture_id)
+               .where(_RESTRICTIONS.c.capture_id.in_(bindparam("capture_ids", expanding=True))))
+
+
+def _hidden(ctx: CaptureContext, capture_ids: list[int]) -> set[int]:
+    # a plain connection, not a session: this runs twice a batch and loads no object
+    if not capture_ids:
+        return set()
+    with ctx.sessions.kw["bind"].connect() as connection:
+        return set(connection.execute(_RESTRICTED, {"capture_ids": capture_ids}).scalars())
+
+
+FETCH_FIELDS = (
+    "final_url", "fetched_at", "redirect_chain", "server_ip", "server_port", "tls_version",
+    "tls_cipher", "cert_sha256", "cert_subject", "cert_issuer", "cert_not_before",
+    "cert_not_after", "http_status", "http_headers", "content_type", "payload_size",
+    "payload_sha256", "truncated", "title", "text", "text_sha256", "text_reason",
+    "text_metadata", "extractor", "software", "requisites", "browser",
+)
+
+
+_CAPTURES = Capture.__table__
+# what storing a capture writes on its row: the fetch fields and these
+STORE_FIELDS = FETCH_FIELDS + ("warc_file_id", "stored_at", "finished_at", "state", "error_code", "error",
+                               "site", "change", "previous_id", "revisit_of")
+
+
+def _store_statement():
+    """UPDATE captures SET <STORE_FIELDS> WHERE id = :capture_id, the WARC file's id looked up
+    by its name in the same statement; it returns that id and the rest of the row (the
+    ledger's agent and the webhooks read it as it is now)."""
+    def value(column):
+        # None is SQL NULL, as the ORM left an unset JSON column, not the JSON text 'null'
+        kind = JSON(none_as_null=True) if isinstance(column.type, JSON) else column.type
+        return bindparam(f"set_{column.key}", type_=kind)
+    warc_files = WarcFile.__table__
+    warc_file_id = select(warc_files.c.id).where(warc_files.c.filename == bindparam("filename"))
+    values = {name: value(_CAPTURES.c[name]) for name in STORE_FIELDS if name != "warc_file_id"}
+    values["warc_file_id"] = warc_file_id.scalar_subquery()
+    unwritten = [c for c in _CAPTURES.c if c.key not in STORE_FIELDS and c.key != "id"]
+    return (update(_CAPTURES).where(_CAPTURES.c.id == bindparam("capture_id"))
+            .values(values)
+            .returning(_CAPTURES.c.warc_file_id, *unwritten))
+
+
+_STORE = _store_statement()
+_INSERT_RECORDS = insert(CaptureRecord.__table__)
+
+
+def _store_row(session: Session, item: Written) -> None:
+    """Write the capture's row and its records' rows with one UPDATE and one INSERT, and
+    bring `item.capture` (detached) up to date with its row for the steps that follow."""
+    capture, written = item.capture, item.written
+    stored_at = datetime.now(timezone.utc)
+    values = {name: getattr(capture, name) for name in FETCH_FIELDS}
+    values.update(stored_at=stored_at, finished_at=stored_at, state=item.state,
+                  error_code=item.error_code, error=item.error,
+                  site=site_of(capture.final_url or capture.requested_url), change=capture.change,
+                  previous_id=capture.previous_id, revisit_of=capture.revisit_of)
+    row = session.execute(_STORE, {"capture_id": capture.id, "filename": written.filename,
+                                   **{f"set_{name}": value for name, value in values.items()}}).first()
+    if row is None:
+        raise NoResultFound(f"capture {capture.id} was deleted while it was being captured")
+    if row.warc_file_id is None:      # rolled back with the transaction
+        raise NoResultFound(f"the catalogue has no row for the WARC file {written.filename}")
+    for name, value in (*values.items(), *row._mapping.items()):
+        setattr(capture, name, value)
+    records = _record_rows(capture.id, row.warc_file_id, written.records)
+    if records:
+        session.execute(_INSERT_RECORDS, records)     # one executemany
+
+
+def _record_rows(capture_id: int, warc_file_id: int, locations) -> list[dict]:
+    return [{"capture_id": capture_id, "warc_file_id": warc_file_id, "record_type": loc.record_type,
+             "record_id": loc.record_id, "target_uri": loc.target_uri, "offset": loc.offset,
+             "length": loc.length, "block_digest": loc.block_digest, "payload_digest": loc.payload_digest,
+             "refers_to": loc.refers_to, "requisite": loc.requisite}
+            for loc in locations]

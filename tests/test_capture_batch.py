@@ -1,0 +1,122 @@
+"""Captures run and stored together (archiver/storing.py, `run_captures`): each is stored
+as it would be alone, one bad capture does not hold back the others, and a submission is
+cut into tasks of several captures (archiver/submissions.py, `batches`)."""
+from __future__ import annotations
+
+import io
+
+import pytest
+from sqlalchemy import delete, select
+from warcio.archiveiterator import ArchiveIterator
+
+from archiver.capture import release, run_captures, still_fetching
+from archiver.fetch import fetch
+from archiver.ledger.log import entries_of
+from archiver.models import Capture, CaptureRecord
+from archiver.replay.index import lookup
+from archiver.search import SearchQuery, search_index_for
+from archiver.submissions import SPREAD_TASKS, Submitter, batches, submit_captures
+
+
+def submit(ctx, urls: list[str]) -> list[int]:
+    return [c.id for c in submit_captures(ctx.sessions, urls, None, Submitter("cli", "tester"),
+                                          lambda _id: None)]
+
+
+def rows(ctx, ids: list[int]) -> list[Capture]:
+    with ctx.sessions() as session:
+        found = {c.id: c for c in session.scalars(select(Capture).where(Capture.id.in_(ids)))}
+        session.expunge_all()
+    return [found[i] for i in ids]
+
+
+@pytest.mark.parametrize("count, batch_size, sizes", [
+    (1, 8, [1]),
+    (8, 8, [1] * 8),                      # spread first: eight tasks of one
+    (16, 8, [2] * 8),
+    (20, 8, [2] * 10),
+    (9, 8, [1] * 9),
+    (70, 8, [7, 8, 8, 8, 7, 8, 8, 8, 8]),
+    (200, 8, [8] * 25),
+    (100, 8, [7, 8, 8, 7, 8, 8, 7, 8, 8, 7, 8, 8, 8]),
+    (30, 1, [1] * 30),
+])
+def test_a_submission_is_cut_into_even_tasks(count, batch_size, sizes):
+    parts = batches(count, batch_size)
+    assert [len(p) for p in parts] == sizes
+    assert [n for p in parts for n in p] == list(range(count))      # each once, in order
+    assert len(parts) >= min(count, SPREAD_TASKS)
+
+
+def test_captures_stored_together_are_each_stored_in_full(database_url, make_ctx, fixture_site):
+    ctx = make_ctx(database_url=database_url)
+    urls = [fixture_site.url(f"/article?batch={n}") for n in range(5)]
+    ids = submit(ctx, urls)
+    outcomes = run_captures(ctx, ids, task_id="batch-task")
+    assert [(o.capture_id, o.state, o.ran) for o in outcomes] == [(i, "stored", True) for i in ids]
+    stored = rows(ctx, ids)
+    assert {c.state for c in stored} == {"stored"} and {c.task_id for c in stored} == {"batch-task"}
+    assert len({c.warc_file_id for c in stored}) == 1
+    with ctx.sessions() as session:
+        for capture in stored:
+            records = session.scalars(select(CaptureRecord).where(CaptureRecord.capture_id == capture.id)
+                                      .order_by(CaptureRecord.offset)).all()
+            # every record read back by offset, digests checked
+            path = ctx.settings.open_warc_dir / f"{records[0].warc_file.filename}.open"
+            with open(path, "rb") as handle:
+                for loc in records:
+                    handle.seek(loc.offset)
+                    [record] = list(ArchiveIterator(io.BytesIO(handle.read(loc.length)), check_digests="raise"))
+                    assert record.rec_headers["WARC-Record-ID"] == loc.record_id
+            # its evidence entries are consecutive: fetched, text_extracted, stored
+            entries = entries_of(session, capture.id)[1:]         # after `submitted`
+            assert [e.event for e in entries] == ["fetched", "text_extracted", "stored"]
+            assert [e.position for e in entries] == list(range(entries[0].position, entries[0].position + 3))
+        found = search_index_for(session).search(session, SearchQuery(text="fixture headline", per_page=50))
+        assert set(ids) <= {hit.capture_id for hit in found.hits}
+    # each is in the replay index, its response line naming its record
+    lines = lookup(ctx.settings, "")
+    for url, capture in zip(urls, stored):
+        key = url.rsplit("?", 1)[1]
+        assert any(key in line and '"status": "200"' in line for line in lines), (key, lines)
+
+
+def test_the_same_url_twice_in_one_batch_is_compared_with_the_first(ctx, fixture_site):
+    url = fixture_site.url("/article?twice")
+    first, second = submit(ctx, [url, url])
+    run_captures(ctx, [first, second])
+    a, b = rows(ctx, [first, second])
+    assert (a.change, a.previous_id) == ("first", None)
+    assert (b.change, b.previous_id, b.revisit_of) == ("unchanged", first, first)
+
+
+def test_a_capture_deleted_meanwhile_does_not_hold_back_the_others(ctx, fixture_site):
+    ids = submit(ctx, [fixture_site.url(f"/article?gone={n}") for n in range(3)])
+    victim = ids[1]
+
+    def deleting_fetch(url, settings, **kwargs):
+        if url.endswith("gone=2"):       # the victim is written and waits in the batch
+            with ctx.sessions.begin() as session:
+                session.execute(delete(Capture).where(Capture.id == victim))
+        return fetch(url, settings, **kwargs)
+
+    ctx.fetcher = deleting_fetch
+    outcomes = run_captures(ctx, ids)
+    assert {o.capture_id: o.state for o in outcomes} == {ids[0]: "stored", ids[2]: "stored"}
+    kept = rows(ctx, [ids[0], ids[2]])
+    assert [c.state for c in kept] == ["stored", "stored"]
+    with ctx.sessions() as session:
+        assert session.get(Capture, victim) is None
+
+
+def test_captures_a_task_never_reached_go_back_to_the_queue_uncharged(ctx, fixture_site):
+    from archiver.capture import claim_all
+    ids = submit(ctx, [fixture_site.url(f"/plain.txt?held={n}") for n in range(3)])
+    assert set(claim_all(ctx, ids, "dead-task")) == set(ids)
+    assert still_fetching(ctx, ids, "dead-task") == ids
+    assert still_fetching(ctx, ids, "another-task") == []
+    assert release(ctx, ids[1:], "dead-task", refund_attempt=True) == ids[1:]
+    assert release(ctx, ids[:1], "dead-task", refund_attempt=False) == ids[:1]
+    assert [(c.state, c.attempts) for c in rows(ctx, ids)] == [("queued", 1), ("queued", 0), ("queued", 0)]
+    # released, they are claimed and stored as any queued capture
+    assert {o.state for o in run_captures(ctx, ids, "next-task")} == {"stored"}
