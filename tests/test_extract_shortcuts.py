@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from archiver.extract import boilerplate, content, filters, render
+from archiver.extract import boilerplate, content, filters, metadata, render
 from archiver.extract.html import parse
 
 
@@ -183,3 +183,190 @@ def test_blank_text_before_any_other_changes_no_block(markup, expected):
     for element in body.iter():     # blank text cuts no block: every span opens blank
         span = spans.get(element)
         assert span is None or span.blank_before
+
+
+# --- content.select: sums per element, not per block ------------------------------------
+
+def _reference_select(blocks, furniture):
+    """content.select the long way: every block adds itself to every element above it."""
+    chains = [content._chain(block.element) for block in blocks]
+    flags = [content.is_prose(block) for block in blocks]
+    headline = content._headline_ancestors(blocks)
+    if any(content._is_linked_headline(block) for block in blocks):
+        total, prose, headlines = {}, {}, {}
+        for block, chain, good in zip(blocks, chains, flags):
+            linked = content._is_linked_headline(block)
+            for node in chain[:content.TEASER_LEVELS + 1]:
+                total[node] = total.get(node, 0) + len(block.text)
+                prose[node] = prose.get(node, 0) + good
+                headlines[node] = headlines.get(node, 0) + linked
+        for i, (block, chain) in enumerate(zip(blocks, chains)):
+            for node in chain[1:content.TEASER_LEVELS + 1] if flags[i] else ():
+                if (prose[node] > 1 or total[node] > content.TEASER_SPAN * len(block.text)
+                        or node in headline):
+                    break
+                if headlines[node]:
+                    flags[i] = False
+                    break
+    prose, page_prose = {}, 0
+    for block, chain, good in zip(blocks, chains, flags):
+        if good:
+            page_prose += len(block.text)
+            for node in chain:
+                prose[node] = prose.get(node, 0) + len(block.text)
+    dropped = set()
+    for el, kind in furniture.items():
+        share = prose.get(el, 0) / page_prose if page_prose else 0.0
+        if not (kind == boilerplate.LAYOUT and share >= content.LAYOUT_SHARE
+                or share >= content.KEEP_SHARE and el in headline):
+            dropped.add(el)
+    kept_prose, kept_total = {}, {}
+    for block, chain, good in zip(blocks, chains, flags):
+        if dropped.isdisjoint(chain):
+            for node in chain:
+                kept_total[node] = kept_total.get(node, 0) + len(block.text)
+                if good:
+                    kept_prose[node] = kept_prose.get(node, 0) + len(block.text)
+    best, best_score = None, float("-inf")
+    for el, weight in kept_prose.items():
+        score = weight - content.PENALTY * (kept_total[el] - weight)
+        if el.tag not in content.NOT_CONTAINERS and score > best_score:
+            best, best_score = el, score
+    return best, dropped
+
+
+def _random_page(rng) -> str:
+    tags = ["div", "section", "article", "p", "ul", "li", "a", "span", "aside", "h1", "h2",
+            "figure", "figcaption", "table", "tr", "td"]
+    names = ["story", "share", "related", "comments", "content-with-sidebar", "byline",
+             "teaser", "card", "paywall", "x", "article-comments", "sr-only"]
+
+    def node(depth):
+        if depth > 5 or rng.random() < 0.3:
+            return rng.choice([LONG, "Read more", "A short line", LONG * 2, "Headline of a card"])
+        tag = rng.choice(tags)
+        attrs = f' class="{rng.choice(names)}"' if rng.random() < 0.4 else ""
+        attrs += ' href="/x"' if tag == "a" else ""
+        kids = "".join(node(depth + 1) for _ in range(rng.randint(1, 4)))
+        return f"<{tag}{attrs}>{kids}</{tag}>"
+
+    return "".join(node(0) for _ in range(rng.randint(1, 5)))
+
+
+def test_select_equals_the_per_block_sums():
+    import random
+    rng = random.Random(7)
+    for markup in PAGES + [_random_page(rng) for _ in range(300)]:
+        body = parse(f"<html><body>{markup}</body></html>").find("body")
+        boilerplate.strip_structural(body)
+        furniture = boilerplate.furniture(body)
+        page = render.blocks(body)
+        assert content.select(page, furniture) == _reference_select(page, furniture), markup
+
+
+# --- boilerplate: names read as tokens where the patterns would see the same ----------
+
+def _classify_with_patterns(name: str):
+    words = boilerplate._CAMEL.sub(" ", name).lower()
+    return boilerplate._kind(words) if boilerplate._is_furniture_words(words) else None
+
+
+NAMES = ["nav", "site-nav", "navbar", "nav_bar", "mainNav", "socialShareBar", "article-comments",
+         "article comments", "story-sidebar", "content-with-sidebar", "sr-only", "x-sr-only",
+         "off-screen", "offscreen", "screen-reader-text", "screen-reader", "xoff-screen",
+         "twitter-tweet related", "tiktok-embed", "post-body share", "postbody", "navé",
+         "ÉditoNav", "nav:item", "nav.item", "nav\titem", "nav\x1fitem", "ad2", "ad 2", "ads_",
+         "rich-text tags", "main-content ad", "  ", " nav ", "NAV", "Related-Links", "cmp",
+         "ſhare", "İnav", "comment\u00a0box", "tag-list", "teasers", "prose", "storyComments"]
+
+
+def test_strong_words_are_single_tokens():
+    # classify_name tests them against a name's tokens
+    assert all("-" not in word for word in boilerplate._STRONG_SET)
+    assert boilerplate._HYPHENATED and all("-" in word for word in boilerplate._HYPHENATED)
+
+
+def test_name_tokens_agree_with_the_patterns():
+    import random
+    rng = random.Random(3)
+    words = boilerplate._FURNITURE.split("|") + boilerplate._STRONG_WORDS.split("|") + [
+        "article", "story", "entry", "post", "body", "content", "main", "text", "rich",
+        "embed", "twitter", "tweet", "x", "9", "Only", "Screen", "Nav", "É"]
+    seps = [" ", "-", "_", "", "--", ":", "é", "\t", "0"]
+    names = list(NAMES)
+    for _ in range(20000):
+        names.append("".join(rng.choice(words) + rng.choice(seps)
+                             for _ in range(rng.randint(1, 4))))
+    for name in names:
+        assert boilerplate.classify_name.__wrapped__(name) == _classify_with_patterns(name), name
+        assert boilerplate._words(name) == boilerplate._CAMEL.sub(" ", name).lower()
+
+
+@pytest.mark.parametrize("words", ["x embed", "twitter-tweet", "instagram-media", "embedded",
+                                   "tiktok-embed", "nav", "", "em bed"])
+def test_embed_check_is_the_pattern(words):
+    assert boilerplate._is_embed(words) == (boilerplate._EMBED.search(words) is not None)
+
+
+def test_furniture_reads_the_same_attributes_as_attrib_get():
+    markup = ('<div hidden>a</div><div aria-hidden="true">b</div><div aria-hidden="TRUE">c</div>'
+              '<div role="Navigation">d</div><div style="display: none">e</div>'
+              '<div class="share" id="story">f</div><div id="comments">g</div>'
+              '<div class="" id="">h</div><p class=byline>i</p><header>j</header>'
+              '<div data-x=1 role=main>k</div>')
+    body = parse(f"<html><body>{markup}</body></html>").find("body")
+    expected = {}
+    for el in body.iter():
+        attrib = el.attrib
+        if el.tag == "header":
+            expected[el] = boilerplate.OTHER
+        elif "hidden" in attrib or attrib.get("aria-hidden") == "true":
+            expected[el] = boilerplate.OTHER
+        elif (attrib.get("role") or "").lower() in boilerplate._ROLES:
+            expected[el] = boilerplate.LAYOUT
+        elif boilerplate._HIDDEN_STYLE.search(attrib.get("style") or ""):
+            expected[el] = boilerplate.OTHER
+        else:
+            kind = boilerplate.classify_name(f"{attrib.get('class') or ''} {attrib.get('id') or ''}")
+            if kind is not None:
+                expected[el] = kind
+    expected.pop(body, None)
+    assert boilerplate.furniture(body) == expected
+
+
+# --- render / filters: searches chosen by length ----------------------------------------
+
+@pytest.mark.parametrize("length", [0, 1, 2, 99, 100, 101, 102, 250])
+def test_double_space_check_is_a_substring_search(length):
+    for text in ("a" * length, ("ab " * length)[:length], "  " + "a" * length,
+                 "a" * length + "  ", "a " * (length // 2) + " "):
+        assert render._has_double_space(text) == ("  " in text)
+
+
+@pytest.mark.parametrize("key, earlier", [
+    (LONG * 2, ["x", "before " + LONG * 2 + " after"]),
+    (LONG * 2, [LONG + "different " + LONG]),                # the start matches, the rest not
+    (LONG * 2, [LONG, LONG]),                                 # not across two keys
+    ("y" * 150, ["x" * 40, "z" + "y" * 150]),
+    ("y" * 150, ["y" * 149]),
+])
+def test_inside_any_of_a_long_key_is_substring_of_one(key, earlier):
+    assert filters._inside_any(key, earlier) == any(key in one for one in earlier)
+
+
+def test_blank_page_is_what_strip_calls_blank():
+    for text in ("", " ", "\n\t", "\u3000", "\x1c", " x ", "<p>"):
+        assert (parse(text) is None) == (not text.strip())
+
+
+def test_whitespace_to_the_regex_is_whitespace_to_split_and_strip():
+    # metadata._squash replaces re.sub(r"\s+", " ", text).strip() with split and join
+    space = re.compile(r"\s")
+    for code in range(0x110000):
+        char = chr(code)
+        assert (space.match(char) is not None) == char.isspace() == (char.strip() == ""), hex(code)
+
+
+@pytest.mark.parametrize("text", ["", " ", "a", " a  b\n", "\u00a0x\u3000y\u2028", "a\x1cb", "\t\n"])
+def test_squash_is_the_regex_and_strip(text):
+    assert metadata._squash(text) == re.sub(r"\s+", " ", text).strip()

@@ -52,12 +52,18 @@ _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
 
 def _words(name: str) -> str:
+    lowered = name.lower()
+    if lowered == name:
+        return name                 # no capital letter, so no camelCase boundary
     return _CAMEL.sub(" ", name).lower()
 
 
 def is_furniture_name(name: str) -> bool:
     """True if a class/id value names page furniture rather than content."""
-    words = _words(name)
+    return _is_furniture_words(_words(name))
+
+
+def _is_furniture_words(words: str) -> bool:
     if not _FURNITURE_WORD.search(words):
         return False
     if _EMBED.search(words):
@@ -65,15 +71,17 @@ def is_furniture_name(name: str) -> bool:
     return not _ARTICLE_WORDS.search(words) or _STRONG.search(words) is not None
 
 
-_EMBED = re.compile(r"embed|twitter-tweet|instagram-media|tiktok-embed")
+_EMBEDS = ("embed", "twitter-tweet", "instagram-media", "tiktok-embed")
+_EMBED = re.compile("|".join(_EMBEDS))
 
 
 # Furniture words that win even when an article word is present ("article-comments").
-_STRONG = re.compile(
-    r"(?<![a-z0-9])(?:comment|comments|share|sharing|social|related|newsletter|cookie|"
-    r"consent|promo|advert|advertisement|ad|ads|sidebar|footer|outbrain|taboola|"
-    r"recommended|byline|tags|breadcrumb|breadcrumbs|readmore|popular|trending|"
-    r"subscribe|paywall)(?![a-z0-9])")
+_STRONG_WORDS = (
+    "comment|comments|share|sharing|social|related|newsletter|cookie|"
+    "consent|promo|advert|advertisement|ad|ads|sidebar|footer|outbrain|taboola|"
+    "recommended|byline|tags|breadcrumb|breadcrumbs|readmore|popular|trending|"
+    "subscribe|paywall")
+_STRONG = re.compile(rf"(?<![a-z0-9])(?:{_STRONG_WORDS})(?![a-z0-9])")
 
 
 def strip_structural(root) -> None:
@@ -106,7 +114,48 @@ def _kind(words: str) -> str:
 @lru_cache(maxsize=8192)
 def classify_name(name: str) -> str | None:
     """LAYOUT or OTHER for a furniture class/id value; None for content."""
-    return _kind(_words(name)) if is_furniture_name(name) else None
+    words = _words(name)
+    tokens = _plain_tokens(words)
+    if tokens is None:
+        return _kind(words) if _is_furniture_words(words) else None
+    # The same decision from the name's words, without the regular expressions: a
+    # bounded match of a word without "-" is a whole token (see _plain_tokens).
+    found = [token for token in tokens if token in _FURNITURE_SET]
+    if not found or _is_embed(words):
+        return None
+    if _STRONG_SET.isdisjoint(tokens) and _ARTICLE_WORDS.search(words):
+        return None
+    return LAYOUT if all(w in _LAYOUT_WORDS for w in found) else OTHER
+
+
+_FURNITURE_SET = frozenset(_FURNITURE.split("|"))
+_STRONG_SET = frozenset(_STRONG_WORDS.split("|"))
+_HYPHENATED = tuple(w for w in _FURNITURE_SET if "-" in w)
+
+
+def _is_embed(words: str) -> bool:
+    """_EMBED.search(words), as plain substring searches (cheaper for a few literals)."""
+    for embed in _EMBEDS:
+        if embed in words:
+            return True
+    return False
+
+
+def _plain_tokens(words: str) -> list[str] | None:
+    """The runs of [a-z0-9] in words, or None where the regular expressions must decide.
+
+    Tokens are only taken from ASCII made of [a-z0-9], "-", "_" and whitespace, and
+    without a furniture word that holds a "-" ("off-screen"): there the runs are
+    exactly what the patterns' [a-z0-9] boundaries delimit."""
+    if not words.isascii():
+        return None                 # a non-ASCII letter is a boundary to the patterns
+    tokens = words.replace("-", " ").replace("_", " ").split()
+    if tokens and not "".join(tokens).isalnum():
+        return None
+    for word in _HYPHENATED:
+        if word in words:
+            return None
+    return tokens
 
 
 def furniture(root) -> dict:
@@ -123,21 +172,25 @@ def furniture(root) -> dict:
         if el.tag == "header":
             found[el] = OTHER         # a page's or an article's header: title, byline, dek
             continue
-        attrib = el.attrib
-        if not attrib:
+        # The names first, in one call; then a value only for a name that is there (each
+        # look-up searches the element's attributes in libxml2).
+        names = el.keys()
+        if not names:
             continue
-        if "hidden" in attrib or attrib.get("aria-hidden") == "true":
+        if "hidden" in names or ("aria-hidden" in names and el.get("aria-hidden") == "true"):
             found[el] = OTHER
             continue
-        role = attrib.get("role")
+        role = el.get("role") if "role" in names else None
         if role and role.lower() in _ROLES:
             found[el] = LAYOUT
             continue
-        style = attrib.get("style")
+        style = el.get("style") if "style" in names else None
         if style and _HIDDEN_STYLE.search(style):
             found[el] = OTHER
             continue
-        name = (attrib.get("class") or "") + " " + (attrib.get("id") or "")
+        classes = el.get("class") if "class" in names else None
+        ident = el.get("id") if "id" in names else None
+        name = (classes or "") + " " + (ident or "")
         if len(name) > 1:
             kind = classify_name(name)
             if kind is not None:

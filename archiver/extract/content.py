@@ -14,6 +14,8 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
+from itertools import chain as concat
 
 from archiver.extract import boilerplate
 from archiver.extract.deadline import Deadline, NoDeadline
@@ -37,7 +39,7 @@ NOT_CONTAINERS = frozenset(("p", "pre", "blockquote", "li", "dd", "dt", "td", "t
 
 
 def is_prose(block: Block) -> bool:
-    if block.link_density > MAX_LINK_DENSITY:
+    if block.link_chars and block.link_density > MAX_LINK_DENSITY:
         return False
     length = len(block.text)
     if length >= MIN_PROSE:
@@ -66,37 +68,42 @@ def _unflag_teasers(blocks: list[Block], chains: list, flags: list[bool],
     that is mostly a link): an element a few levels up that holds no other prose and
     little more text than the excerpt and the headline. An article's paragraph sits
     among other paragraphs, so the elements around it hold other prose; and a card
-    never holds the page's own headline (h1).
+    never holds the page's own headline (h1). Each block's chain holds its element and
+    the TEASER_LEVELS elements above it.
     """
-    if not any(_is_linked_headline(block) for block in blocks):
-        return                  # no card has a headline, so nothing is a teaser
     total: dict = {}
-    prose: dict = {}
-    headlines: dict = {}
-    for block, chain, good in zip(blocks, chains, flags):
+    for block, chain in zip(blocks, chains):
         length = len(block.text)
-        linked = _is_linked_headline(block)
-        for node in chain[:TEASER_LEVELS + 1]:
+        for node in chain:
             total[node] = total.get(node, 0) + length
-            if good:
-                prose[node] = prose.get(node, 0) + 1
-            if linked:
-                headlines[node] = headlines.get(node, 0) + 1
+    # Counter counts a flat iterable in C: far cheaper than a dict update per node.
+    prose = Counter(concat.from_iterable(
+        chain for chain, good in zip(chains, flags) if good))
+    headlines = Counter(concat.from_iterable(
+        chain for block, chain in zip(blocks, chains)
+        if block.link_chars and _is_linked_headline(block)))
     for i, (block, chain) in enumerate(zip(blocks, chains)):
         if not flags[i]:
             continue
         length = len(block.text)
-        for node in chain[1:TEASER_LEVELS + 1]:
-            if (prose.get(node, 0) > 1 or total[node] > TEASER_SPAN * length
-                    or node in headline):
+        for node in chain[1:]:
+            if prose[node] > 1 or total[node] > TEASER_SPAN * length or node in headline:
                 break
-            if headlines.get(node):
+            if headlines[node]:
                 flags[i] = False
                 break
 
 
 def _is_linked_headline(block: Block) -> bool:
     return len(block.text) >= TEASER_LINK and block.link_density >= 0.7
+
+
+def _has_linked_headline(blocks: list[Block]) -> bool:
+    """True if some card may have a headline: without one, nothing is a teaser."""
+    for block in blocks:
+        if block.link_chars and _is_linked_headline(block):     # most blocks have no link
+            return True
+    return False
 
 
 def _headline_ancestors(blocks: list[Block]) -> set:
@@ -109,21 +116,14 @@ def _headline_ancestors(blocks: list[Block]) -> set:
 def select(blocks: list[Block], furniture: dict, deadline: Deadline | None = None):
     """(container element or None, set of furniture elements to leave out)."""
     deadline = deadline or NoDeadline()
-    chains = []
-    for i, block in enumerate(blocks):
-        if i & 1023 == 0:
-            deadline.check()
-        chains.append(_chain(block.element))
     flags = [is_prose(block) for block in blocks]
     headline = _headline_ancestors(blocks)
-    _unflag_teasers(blocks, chains, flags, headline)
-    prose: dict = {}
-    page_prose = 0
-    for block, chain, good in zip(blocks, chains, flags):
-        if good:
-            page_prose += len(block.text)
-            for node in chain:
-                prose[node] = prose.get(node, 0) + len(block.text)
+    tree = _Tree(blocks)
+    deadline.check()
+    if _has_linked_headline(blocks):
+        _unflag_teasers(blocks, tree.chains(blocks, TEASER_LEVELS + 1), flags, headline)
+        deadline.check()
+    prose, total, page_prose = tree.sums(blocks, flags)
     dropped = set()
     for el, kind in furniture.items():
         share = prose.get(el, 0) / page_prose if page_prose else 0.0
@@ -132,24 +132,127 @@ def select(blocks: list[Block], furniture: dict, deadline: Deadline | None = Non
         if share >= KEEP_SHARE and el in headline:
             continue            # it holds the headline and most prose: it is the article
         dropped.add(el)
-    kept_prose: dict = {}
-    kept_total: dict = {}
     deadline.check()
-    for block, chain, good in zip(blocks, chains, flags):
-        if dropped and not dropped.isdisjoint(chain):
-            continue
-        length = len(block.text)
-        for node in chain:
-            kept_total[node] = kept_total.get(node, 0) + length
-            if good:
-                kept_prose[node] = kept_prose.get(node, 0) + length
-    if not kept_prose:
-        return None, dropped
+    left_out = tree.inside(dropped)
+    kept_prose, kept_total = tree.leaving_out(left_out, prose, total)
     best, best_score = None, float("-inf")
-    for el, weight in kept_prose.items():
-        if el.tag in NOT_CONTAINERS:
-            continue
+    for el in tree.upward_from(blocks, flags, left_out):
+        weight = kept_prose[el]
         score = weight - PENALTY * (kept_total[el] - weight)
-        if score > best_score:
+        if score > best_score and el.tag not in NOT_CONTAINERS:     # the tag only if needed
             best, best_score = el, score
     return best, dropped
+
+
+class _Tree:
+    """The elements that hold blocks and all the elements above them, each with its parent.
+
+    Sums over the blocks inside each element are taken once per element, children
+    before parents, rather than once per block for every element above it."""
+
+    def __init__(self, blocks: list[Block]):
+        parent: dict = {}
+        paths = []
+        for block in blocks:
+            node = block.element
+            if node in parent:
+                continue
+            path = []
+            while node is not None and node not in parent:
+                path.append(node)
+                parent[node] = node = node.getparent()
+            if path:
+                paths.append(path)
+        self.parent = parent
+        # Each path runs up from a block to an element met before (or the root). Every
+        # child of an element is below it on its path or on a path found later, so later
+        # paths first, each bottom-up, puts every child before its parent.
+        self.deepest_first = [node for path in reversed(paths) for node in path]
+
+    def chains(self, blocks: list[Block], levels: int) -> list[tuple]:
+        """For each block, its element and the elements above it, nearest first, at most
+        `levels` of them (built once per element, parents first)."""
+        parent = self.parent
+        above: dict = {None: ()}
+        for node in reversed(self.deepest_first):
+            above[node] = (node,) + above[parent[node]][:levels - 1]
+        return [above[block.element] for block in blocks]
+
+    def sums(self, blocks: list[Block], flags: list[bool]) -> tuple[dict, dict, int]:
+        """(element -> length of the prose blocks inside it, element -> length of all
+        blocks inside it, length of all prose blocks); elements with nothing inside are
+        left out of the dicts."""
+        prose: dict = {}
+        total: dict = {}
+        page_prose = 0
+        for block, good in zip(blocks, flags):
+            length = len(block.text)
+            element = block.element
+            if good:
+                page_prose += length
+                if element is not None:
+                    prose[element] = prose.get(element, 0) + length
+            if element is not None:
+                total[element] = total.get(element, 0) + length
+        parent = self.parent
+        for node in self.deepest_first:
+            up = parent[node]
+            held = total.get(node)
+            if held is None or up is None:
+                continue
+            total[up] = total.get(up, 0) + held
+            held = prose.get(node)          # an element without text holds no prose
+            if held is not None:
+                prose[up] = prose.get(up, 0) + held
+        return prose, total, page_prose
+
+    def inside(self, elements: set) -> set:
+        """Those of the tree's elements that are in `elements` or inside one of them."""
+        parent = self.parent
+        if not any(element in parent for element in elements):
+            return set()                # most furniture holds no block (or was stripped)
+        found = set()
+        for node in reversed(self.deepest_first):           # parents first
+            if node in elements or parent[node] in found:
+                found.add(node)
+        return found
+
+    def leaving_out(self, left_out: set, prose: dict, total: dict) -> tuple[dict, dict]:
+        """sums() as if the elements in left_out (closed under inside()) and the blocks in
+        them were not there: what each outermost one holds is taken off those above it."""
+        if not left_out:
+            return prose, total
+        kept_prose, kept_total = dict(prose), dict(total)
+        parent = self.parent
+        for node in left_out:
+            up = parent[node]
+            held = total.get(node)
+            if held is None or up in left_out:
+                continue
+            held_prose = prose.get(node)
+            while up is not None:
+                kept_total[up] -= held
+                if held_prose is not None:
+                    kept_prose[up] -= held_prose
+                up = parent[up]
+        for node in left_out:
+            kept_total.pop(node, None)
+            kept_prose.pop(node, None)
+        return kept_prose, kept_total
+
+    def upward_from(self, blocks: list[Block], flags: list[bool], left_out: set) -> list:
+        """The elements around prose blocks not left out, in the order a walk up from
+        each such block in turn first reaches them (ties between containers go to the
+        first)."""
+        parent = self.parent
+        seen: dict = {}
+        for block, good in zip(blocks, flags):
+            if not good:
+                continue
+            node = block.element
+            if node is None or node in left_out:
+                continue
+            while node is not None and node not in seen:
+                seen[node] = None
+                node = parent[node]
+        return list(seen)

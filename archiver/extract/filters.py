@@ -156,7 +156,8 @@ def _is_noise(text: str, lowered: str) -> bool:
 
 
 def _linky(block: Block) -> bool:
-    return block.link_density > 0.5 and (len(block.text) < 300 or block.in_list)
+    return (block.link_chars != 0 and block.link_density > 0.5       # most have no link
+            and (len(block.text) < 300 or block.in_list))
 
 
 def keep(blocks: list[Block], title: str, is_prose) -> list[str]:
@@ -201,7 +202,15 @@ def _inside_any(key: str, earlier: list[str]) -> bool:
     """True if key is a substring of one of the earlier keys."""
     if "\n" in key:
         return any(key in one for one in earlier)
-    return key in "\n".join(earlier)    # one search; a key without "\n" cannot span two
+    joined = "\n".join(earlier)         # one search; a key without "\n" cannot span two
+    # CPython prepares a search in time linear in the needle: a long key is first looked
+    # for by its start, which any occurrence of the whole key begins with.
+    if len(key) > PREFIX_PROBE and key[:PREFIX_PROBE] not in joined:
+        return False
+    return key in joined
+
+
+PREFIX_PROBE = 100       # long enough for CPython's two-way search on a long haystack
 
 
 _SITE_SUFFIX = re.compile(r"^\s*[|\-–—:·»]\s*\S.{0,40}$")

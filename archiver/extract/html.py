@@ -21,7 +21,9 @@ def parse(text: str):
     if len(text) > MAX_CHARS:
         text = text[:MAX_CHARS]
     text = _XML_DECLARATION.sub("", text, count=1)   # lxml refuses one in a str
-    return etree.fromstring(text, _PARSER) if text.strip() else None
+    if not text or text.isspace():        # what strip() would tell, without a copy
+        return None
+    return etree.fromstring(text, _PARSER)
 
 
 def extract_html(text: str, url: str | None = None,

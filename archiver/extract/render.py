@@ -7,6 +7,7 @@ walked a second time; the cut is taken only where it is provably the same.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from lxml import etree
@@ -131,12 +132,27 @@ def _no_whitespace_but_space(text: str) -> bool:
     return True
 
 
+# re scans for a literal's first character in a tight loop: on text longer than about
+# 100 characters it finds (or rules out) "  " in half the time str's search takes.
+_DOUBLE_SPACE = re.compile("  ")
+LONG_TEXT = 100
+
+
+def _has_double_space(text: str) -> bool:
+    if len(text) > LONG_TEXT:
+        return _DOUBLE_SPACE.search(text) is not None
+    return "  " in text
+
+
 def normalise_space(text: str) -> str:
     """" ".join(text.split()), without splitting text that is already so."""
-    if (_no_whitespace_but_space(text) and "  " not in text
+    if (_no_whitespace_but_space(text) and not _has_double_space(text)
             and not text.startswith(" ") and not text.endswith(" ")):
         return text
     return " ".join(text.split())
+
+
+LISTS = frozenset(("ul", "ol"))
 
 
 def _walk(root, deadline: Deadline, skip, spans: Spans | None) -> list[Block]:
@@ -150,18 +166,17 @@ def _walk(root, deadline: Deadline, skip, spans: Spans | None) -> list[Block]:
 
     # Text waits in parts for the next block boundary. Blank text with nothing pending is
     # not kept: split() drops leading whitespace, so it never reaches a block. With
-    # nothing pending link_chars is 0 too, so flush() has nothing to do then.
+    # nothing pending link_chars is 0 too, so flush() is only called with text pending.
     def flush() -> None:
         nonlocal parts, link_chars
-        if parts:
-            text = parts[0] if len(parts) == 1 else "".join(parts)
-            # Blank text gives no block (isspace and split agree on what is whitespace).
-            text = "" if text.isspace() else normalise_space(text)
-            if text:
-                top = stack[-1] if stack else None
-                out.append(Block(text, min(link_chars, len(text)),
-                                 top.tag if top is not None else "", lists > 0, top))
-            parts = []
+        text = parts[0] if len(parts) == 1 else "".join(parts)
+        # Blank text gives no block (isspace and split agree on what is whitespace).
+        text = "" if text.isspace() else normalise_space(text)
+        if text:
+            top = stack[-1] if stack else None
+            out.append(Block(text, min(link_chars, len(text)),
+                             top.tag if top is not None else "", lists > 0, top))
+        parts = []
         link_chars = 0
 
     if spans is not None:
@@ -176,59 +191,65 @@ def _walk(root, deadline: Deadline, skip, spans: Spans | None) -> list[Block]:
                 if tail:
                     parts.append(tail)
             continue
-        if skip and event == "start" and el in skip:
-            walker.skip_subtree()
-            skipping = el
-            continue
-        tag = el.tag
-        if not isinstance(tag, str):          # comments, processing instructions
-            if event == "end" and el is not root:
-                tail = el.tail
-                if tail:
-                    parts.append(tail)
-            continue
         if event == "start":
-            count += 1
-            if count & 255 == 0:
-                deadline.check()
+            if skip and el in skip:
+                walker.skip_subtree()
+                skipping = el
+                continue
+            tag = el.tag
             if tag in BLOCK_TAGS:
                 if spans is not None:
-                    emitted = len(out)
                     if parts:
+                        emitted = len(out)
                         flush()
-                    opened[el] = (len(out), len(out) == emitted, in_link, lists)
+                        opened[el] = (len(out), len(out) == emitted, in_link, lists)
+                    else:
+                        opened[el] = (len(out), True, in_link, lists)
                 elif parts:
                     flush()
                 stack.append(el)
-                if tag == "ul" or tag == "ol":
+                if tag in LISTS:
                     lists += 1
             elif tag == "a":
                 in_link += 1
             elif tag in CELLS:
                 parts.append(" ")
+            elif not isinstance(tag, str):    # comments, processing instructions
+                continue
+            count += 1
+            if count & 255 == 0:
+                deadline.check()
             text = el.text
             if text and (parts or not text.isspace()):    # blank first: see flush
                 parts.append(text)
                 if in_link:
                     link_chars += len(text.strip())
         else:
+            tag = el.tag
             if tag in BLOCK_TAGS:
                 if parts:
                     flush()
                 if spans is not None:
                     closed[el] = len(out)
                 stack.pop()
-                if tag == "ul" or tag == "ol":
+                if tag in LISTS:
                     lists -= 1
             elif tag == "a":
                 in_link -= 1
             elif tag in CELLS:
                 parts.append(" ")
+            elif not isinstance(tag, str):    # comments, processing instructions
+                if el is not root:
+                    tail = el.tail
+                    if tail:
+                        parts.append(tail)
+                continue
             if el is not root:
                 tail = el.tail
                 if tail and (parts or not tail.isspace()):
                     parts.append(tail)
                     if in_link:
                         link_chars += len(tail.strip())
-    flush()
+    if parts:
+        flush()
     return out
