@@ -4,6 +4,7 @@ cut into tasks of several captures (archiver/submissions.py, `batches`)."""
 from __future__ import annotations
 
 import io
+import time
 
 import pytest
 from sqlalchemy import delete, select
@@ -120,3 +121,20 @@ def test_captures_a_task_never_reached_go_back_to_the_queue_uncharged(ctx, fixtu
     assert [(c.state, c.attempts) for c in rows(ctx, ids)] == [("queued", 1), ("queued", 0), ("queued", 0)]
     # released, they are claimed and stored as any queued capture
     assert {o.state for o in run_captures(ctx, ids, "next-task")} == {"stored"}
+
+
+def test_a_slow_batch_renews_the_lease_of_the_captures_it_has_not_reached(make_ctx, fixture_site):
+    # a hard limit of 2 s: claims are renewed once 0.5 s has passed (capture.LEASE_RENEWAL)
+    ctx = make_ctx(task_soft_time_limit=1, task_time_limit=2, total_deadline=0.5, requisites_deadline=0.2)
+    ids = submit(ctx, [fixture_site.url(f"/plain.txt?lease={n}") for n in range(2)])
+
+    def slow_fetch(url, settings, **kwargs):
+        if url.endswith("lease=0"):
+            time.sleep(0.7)
+        return fetch(url, settings, **kwargs)
+
+    ctx.fetcher = slow_fetch
+    assert {o.state for o in run_captures(ctx, ids, "slow-task")} == {"stored"}
+    first, second = rows(ctx, ids)
+    # claimed together, then the second's lease started again before its turn
+    assert (second.started_at - first.started_at).total_seconds() >= 0.5
