@@ -1,13 +1,27 @@
 """Capture throughput: the whole pipeline beside `wget --warc-file`, on the same 200 pages.
 
-Starts a site on 127.0.0.1 with 200 article pages of 20 to 200 KB (plain HTML, no page
-requisites, served without compression as wget asks), then in the same run:
+Starts a site on 127.0.0.1 with 200 article pages of 20 to 200 KB (served without
+compression, as wget asks), then in the same run:
 
   wget    `wget --warc-file` (Debian's wget, one process) fetches all 200 into a gzip WARC;
   ours    `archiver web` (gunicorn) takes the 200 URLs by POST /api/v1/captures, the real
           Redis carries them, `archiver worker --concurrency N` captures them: fetch, WARC
           records (gzip, sha256 digests, fsync), text extraction, replay index, catalogue;
           timed from the POST to the moment the catalogue says all 200 are stored.
+
+The pages (`--pages`):
+
+  real       (default) the real news and blog pages of the public extraction benchmark
+             (../shared/benchmarks/extraction, the 92 of its 124 pages that are 20 to
+             200 KB), served in turn under 200 URLs: what article pages are made of, a few
+             KB of article text (median 3.5 KB) in markup, scripts, styles and navigation;
+  synthetic  generated pages that are almost nothing but paragraphs (about 95% of each
+             page is article text, 109 KB on average): the worst case for the text
+             extraction and the full-text index, whose cost grows with the text.
+
+Neither side fetches page requisites (wget without --page-requisites; ours with
+ARCHIVER_MAX_REQUISITES=0): the real pages name images and scripts on hosts that are not
+reachable from here.
 
 for N = 1 and 2 worker processes (Celery pool processes), each on a fresh data folder,
 after a few warm-up captures (so process start and imports are not counted; wget's own
@@ -16,6 +30,7 @@ time per page of wget and of our worker and web processes: the machine is shared
 pages/s move with what else runs; CPU per page moves much less.
 
     .venv/bin/python bench/capture.py                    # SQLite catalogue, as `make run`
+    .venv/bin/python bench/capture.py --pages synthetic  # the text-heavy worst case
     .venv/bin/python bench/capture.py --processes 2 --rounds 3 \\
         --database-url postgresql://postgres@127.0.0.1:5432/bench
 
@@ -26,6 +41,7 @@ settings with `--env`, e.g. `--env ARCHIVER_WARC_GZIP_ENGINE=zlib` (docs/deploy.
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
 import random
 import resource
@@ -46,6 +62,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PAGES = 200
+REAL_PAGES = ROOT.parent / "shared" / "benchmarks" / "extraction" / "html"
 
 
 # -- the site ------------------------------------------------------------------------------
@@ -75,6 +92,18 @@ def make_pages(count: int = PAGES, seed: int = 8) -> dict[str, bytes]:
                      "</a></p></footer></body></html>")
         pages[f"/article/{n}"] = "".join(parts).encode()
     return pages
+
+
+def real_pages(folder: Path = REAL_PAGES, count: int = PAGES) -> dict[str, bytes]:
+    """`count` URLs serving, in turn, the benchmark's real pages of 20 to 200 KB."""
+    if not folder.is_dir():
+        raise SystemExit(f"{folder} is not there: the real pages come from the shared "
+                         "benchmark folder; use --pages synthetic without it")
+    bodies = [body for body in (gzip.decompress(f.read_bytes()) for f in sorted(folder.glob("*.html.gz")))
+              if 20_000 <= len(body) <= 200_000]
+    if not bodies:
+        raise SystemExit(f"no page of 20 to 200 KB in {folder}")
+    return {f"/article/{n}": bodies[n % len(bodies)] for n in range(count)}
 
 
 class Site:
@@ -188,6 +217,7 @@ class Pipeline:
                     "ARCHIVER_MAINTENANCE_QUEUE": f"{self.queue}-maintenance",
                     "ARCHIVER_ALLOW_PRIVATE": f"127.0.0.1:{site.port}",
                     "ARCHIVER_MAX_URLS_PER_SUBMISSION": str(PAGES),
+                    "ARCHIVER_MAX_REQUISITES": "0",     # as wget without --page-requisites
                     "ARCHIVER_ANONYMOUS_ROLE": "archivist"})   # the bench submits without an account
         if database_url:
             env["DATABASE_URL"] = database_url
@@ -277,6 +307,8 @@ class Pipeline:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pages", choices=("real", "synthetic"), default="real",
+                        help="real article pages (default) or the text-heavy synthetic ones")
     parser.add_argument("--processes", default="1,2", help="worker processes to try (default 1,2)")
     parser.add_argument("--rounds", type=int, default=3, help="timed runs of each, median shown")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
@@ -287,12 +319,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     extra = dict(item.split("=", 1) for item in args.env)
 
-    pages = make_pages()
+    pages = real_pages() if args.pages == "real" else make_pages()
     site = Site(pages)
     paths = sorted(pages, key=lambda p: int(p.rsplit("/", 1)[1]))
     sizes = [len(pages[p]) for p in paths]
     work = Path(tempfile.mkdtemp(prefix="archiver-bench-capture-"))
-    print(f"{len(paths)} pages of {min(sizes) // 1000} to {max(sizes) // 1000} KB "
+    print(f"{len(paths)} {args.pages} pages of {min(sizes) // 1000} to {max(sizes) // 1000} KB "
           f"({sum(sizes) / 1e6:.1f} MB) from 127.0.0.1; {os.cpu_count()} cores; "
           f"{'PostgreSQL' if args.database_url else 'SQLite'} catalogue; Redis broker; "
           f"median of {args.rounds} rounds; load average {os.getloadavg()[0]:.1f}")
