@@ -104,10 +104,9 @@ class StoreBatch:
     def _store(self, items: list[Written]) -> None:
         deliveries: list[int] = []
         with transaction(self.ctx.sessions) as session:
-            index = search_index_for(session)
             for item in items:
                 _store_row(session, item)
-                index.index(session, item.capture.id)
+            search_index_for(session).index_all(session, [item.capture.id for item in items])
             # one take of the evidence log's append lock for the batch
             append_rows(session, [entry for item in items for entry in
                                   capture_entries(item.capture, item.written.records, item.written.filename)])

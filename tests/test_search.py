@@ -150,6 +150,26 @@ def test_reindexing_a_changed_capture_finds_its_new_words_only(catalogue):
     assert run(sessions, text="budget").total == 3
 
 
+def test_index_all_makes_several_captures_findable_at_once(catalogue):
+    sessions, ids = catalogue
+    budget = run(sessions, text="budget").total
+    added = []
+    with transaction(sessions) as session:
+        for n, state in enumerate(["stored", "stored", "queued"]):
+            c = Capture(state=state, source="api", requested_url=f"https://many.example/{n}",
+                        final_url=f"https://many.example/{n}", site="many.example", title=f"Lighthouse {n}",
+                        text="The lighthouse keeper's log.", http_status=200, content_type="text/html",
+                        queued_at=T0, fetched_at=T0 + timedelta(days=10 + n), attempts=1)
+            session.add(c)
+            session.flush()
+            added.append(c.id)
+        # one already indexed, one twice in the list, one not stored: each stored one once
+        search_index_for(session).index_all(session, [added[1], *added, ids[0], added[0]])
+    found = run(sessions, text="lighthouse")
+    assert sorted(h.capture_id for h in found.hits) == added[:2] and found.total == 2
+    assert run(sessions, text="budget").total == budget       # the one indexed before, once
+
+
 def test_a_capture_no_longer_stored_or_deleted_is_not_found(catalogue):
     sessions, ids = catalogue
     with transaction(sessions) as session:
