@@ -258,36 +258,41 @@ class Pipeline:
 
     def capture(self, urls: list[str], timeout: float = 600) -> tuple[float, dict[str, float]]:
         """Submit `urls` in one POST; seconds until the catalogue has every one stored, and
-        the CPU seconds the worker and web processes used meanwhile."""
-        from sqlalchemy import create_engine, func, select
-        from sqlalchemy.orm import Session
+        the CPU seconds the worker and web processes used meanwhile.
+
+        The catalogue is asked every 10 ms with one SQL string made once, on one
+        connection: the bench shares the two cores with what it measures, and a poll
+        through the ORM (an IN list of 200 ids compiled each time) took up to a third of
+        a core."""
+        from sqlalchemy import create_engine
         from archiver.config import Settings
         from archiver.db import normalise_url
-        from archiver.models import Capture
         engine = create_engine(normalise_url(Settings.from_env(self.env).database_url))
         try:
             web, worker = self.procs
-            cpu = {"worker": tree_cpu(worker.pid), "web": tree_cpu(web.pid)}
-            started = time.perf_counter()
-            answer = requests.post(self.base + "/api/v1/captures", json={"urls": urls}, timeout=60)
-            if answer.status_code != 202:
-                raise SystemExit(f"submission refused: {answer.status_code} {answer.text[:500]}")
-            ids = answer.json()["ids"]
-            deadline = time.monotonic() + timeout
-            while True:
-                with Session(engine) as session:
-                    rows = dict(session.execute(
-                        select(Capture.state, func.count()).where(Capture.id.in_(ids))
-                        .group_by(Capture.state)).all())
-                if rows.get("stored", 0) + rows.get("failed", 0) == len(ids):
-                    break
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"captures not finished in {timeout} s: {rows}\n" + self.log("worker"))
-                time.sleep(0.02)
-            elapsed = time.perf_counter() - started
-            cpu = {"worker": tree_cpu(worker.pid) - cpu["worker"], "web": tree_cpu(web.pid) - cpu["web"]}
-            if rows.get("failed"):
-                raise SystemExit(f"{rows['failed']} captures failed:\n" + self.log("worker"))
+            with engine.connect() as conn:
+                cpu = {"worker": tree_cpu(worker.pid), "web": tree_cpu(web.pid)}
+                started = time.perf_counter()
+                answer = requests.post(self.base + "/api/v1/captures", json={"urls": urls}, timeout=60)
+                if answer.status_code != 202:
+                    raise SystemExit(f"submission refused: {answer.status_code} {answer.text[:500]}")
+                ids = ", ".join(str(int(i)) for i in answer.json()["ids"])
+                unfinished = f"SELECT count(*) FROM captures WHERE id IN ({ids}) AND state NOT IN ('stored', 'failed')"
+                deadline = time.monotonic() + timeout
+                while True:
+                    left = conn.exec_driver_sql(unfinished).scalar()
+                    conn.rollback()        # a fresh read snapshot for the next look
+                    if left == 0:
+                        break
+                    if time.monotonic() > deadline:
+                        raise SystemExit(f"{left} captures not finished in {timeout} s\n" + self.log("worker"))
+                    time.sleep(0.01)
+                elapsed = time.perf_counter() - started
+                cpu = {"worker": tree_cpu(worker.pid) - cpu["worker"], "web": tree_cpu(web.pid) - cpu["web"]}
+                lost = conn.exec_driver_sql(
+                    f"SELECT count(*) FROM captures WHERE id IN ({ids}) AND state = 'failed'").scalar()
+            if lost:
+                raise SystemExit(f"{lost} captures failed:\n" + self.log("worker"))
             return elapsed, cpu
         finally:
             engine.dispose()
