@@ -370,3 +370,161 @@ def test_whitespace_to_the_regex_is_whitespace_to_split_and_strip():
 @pytest.mark.parametrize("text", ["", " ", "a", " a  b\n", "\u00a0x\u3000y\u2028", "a\x1cb", "\t\n"])
 def test_squash_is_the_regex_and_strip(text):
     assert metadata._squash(text) == re.sub(r"\s+", " ", text).strip()
+
+
+# --- filters: cheap word tests before the regular expressions ---------------------------
+
+_FOLD = filters._IGNORECASE_EXTRAS
+
+
+def _items(parsed):
+    """(op, argument) pairs of a parsed pattern, nested ones included."""
+    for op, arg in parsed:
+        yield op, arg
+        if op is re._constants.BRANCH:
+            for alternative in arg[1]:
+                yield from _items(alternative)
+        elif op is re._constants.SUBPATTERN:
+            yield from _items(arg[-1])
+        elif op in (re._constants.MAX_REPEAT, re._constants.MIN_REPEAT):
+            yield from _items(arg[2])
+        elif op is re._constants.IN:
+            yield from arg
+
+
+def _must_hold(parsed, words) -> bool:
+    """True if every string the parsed pattern matches holds one of the words, read from
+    literal characters that follow one another (zero-width assertions between them)."""
+    c = re._constants
+    run = ""
+    for op, arg in parsed:
+        if op is c.LITERAL:
+            run += chr(arg).lower()
+            if any(word in run for word in words):
+                return True
+            continue
+        if op is c.AT:
+            continue                    # zero-width: the literals around it are adjacent
+        run = ""
+        if op is c.BRANCH and all(_must_hold(alt, words) for alt in arg[1]):
+            return True
+        if op is c.SUBPATTERN and _must_hold(arg[-1], words):
+            return True
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT) and arg[0] >= 1 and _must_hold(arg[2], words):
+            return True
+    return False
+
+
+def _literal_chars(pattern: str) -> set[str]:
+    parsed = re._parser.parse(pattern, re.I)
+    return {chr(arg) for op, arg in _items(parsed) if op is re._constants.LITERAL}
+
+
+@pytest.mark.parametrize("pattern, words", [
+    (filters._CREDIT.pattern, filters._CREDIT_WORDS),
+    (filters._PROMPT.pattern, filters._PROMPT_WORDS),
+])
+def test_every_match_holds_one_of_the_words(pattern, words):
+    assert _must_hold(re._parser.parse(pattern, re.I), words)
+
+
+def test_folding_is_what_re_ignorecase_matches_to_each_literal():
+    # _folded(text) holds a word wherever re.I matches its literal characters in text
+    every = "".join(chr(i) for i in range(0x110000) if not 0xD800 <= i < 0xE000)
+    chars = (_literal_chars(filters._CREDIT.pattern) | _literal_chars(filters._PROMPT.pattern)
+             | _literal_chars(filters._MONTHS))
+    for literal in chars:
+        for char in set(re.findall(re.escape(literal), every, re.I)):
+            assert char.translate(_FOLD).lower() == literal.lower(), (literal, char)
+    # and folding is one character for one (so a match keeps its place)
+    assert all(len(char.translate(_FOLD).lower()) == 1 for char in every)
+
+
+def test_month_names_are_plain_lower_case_alternatives():
+    # _MONTH_IN_FOLDED runs them case-sensitively over folded text: only literals,
+    # alternatives, groups and optional parts, all lower-case, keep every match
+    c = re._constants
+    parsed = re._parser.parse(filters._MONTHS, re.I)
+    assert {op for op, _ in _items(parsed)} <= {c.LITERAL, c.BRANCH, c.SUBPATTERN,
+                                                c.MAX_REPEAT, c.IN}
+    assert filters._MONTHS == filters._MONTHS.lower()
+    assert filters._MONTH_IN_FOLDED.flags & re.I == 0
+
+
+@pytest.mark.parametrize("text", [
+    "Photo: Getty", "PHOTO CREDIT: x", "(AP Photo/Jane Doe)", "© 2020 Reuters", "Source: AFP",
+    "Credit: ſhutterstock", "Image: x", "FOTO: x", "Bild: dpa", "Quelle: x", "copyright 2020",
+    "A plain sentence", "(Image: BBC)", "Jane Doe/AP", "by Associated Press",
+    "Published 12 March 2020", "SEPTEMBER 3, 2019", "Mİttwoch, 3. März 2021", "ſat 2 Jan",
+    "12/03/2020 10:00", "Montag 4", "in 2019 the company",
+])
+def test_word_prefilters_never_hide_a_match(text):
+    folded = filters._folded(text, text.lower())
+    assert folded == text.translate(_FOLD).lower()
+    if filters._CREDIT.search(text):
+        assert filters._holds_any(folded, filters._CREDIT_WORDS)
+    assert filters._is_credit(text, text.lower()) == (filters._CREDIT.search(text) is not None)
+    if filters._MONTH_NAME.search(text):
+        assert filters._MONTH_IN_FOLDED.search(folded)
+
+
+# --- html.parse: UTF-8 bytes give the tree the str gives --------------------------------
+
+@pytest.mark.parametrize("text", [
+    "<html><head><meta charset=iso-8859-1></head><body><p>café — naïve \U0001F600</p></body></html>",
+    '<meta http-equiv="Content-Type" content="text/html; charset=windows-1251"><p>Журнал</p>',
+    "<meta charset=utf-16><p>été</p>", "\x00<p>a\x00b</p>", "<p>\ufeffx\ufffe\uffff</p>",
+    "plain é text", "<meta charset=shift_jis><p>日本</p>", "<p>ascii only</p>",
+    "<p>latin-1 only: \u00e9\u00ff</p>", "<!DOCTYPE html><title>t</title><p>x<!-- c --><?pi x?>y",
+])
+def test_parse_of_utf8_bytes_is_the_parse_of_the_text(text):
+    from lxml import etree
+
+    def tree(root):
+        return etree.tostring(root.getroottree(), encoding=str)
+    assert tree(parse(text, text.encode("utf-8"))) == tree(parse(text))
+
+
+def test_parse_reads_the_text_where_the_bytes_would_differ():
+    declared = '<?xml version="1.0" encoding="latin-1"?><p>x</p>'
+    assert parse(declared, b"<p>not this</p>").findtext(".//p") == "x"
+
+
+def test_exact_utf8_only_where_decode_read_the_bytes_as_utf8():
+    from archiver.extract import encoding
+    for data in ("café".encode(), b"plain", "\ufeffbom".encode(), b"caf\xe9",
+                 "caf\u00e9".encode("cp1252"), "x\ufffdy".encode(), b"\xff\xfe"):
+        for content_type in (None, "text/html; charset=utf-8", "text/html; charset=latin-1"):
+            text, used = encoding.decode(data, content_type)
+            exact = encoding.exact_utf8(data, text, used)
+            if exact is not None:
+                assert exact is data and data.decode("utf-8") == text
+    assert encoding.exact_utf8(bytearray(b"x"), "x", "utf-8") is None   # lxml wants bytes
+
+
+# --- metadata.read: one walk for the elements it reads ----------------------------------
+
+def test_one_walk_finds_what_each_search_finds():
+    page = parse(
+        "<html><head><title>One</title><meta name=a content=1><script type=x>1</script>"
+        "<script>2</script><link rel=canonical href=/c><link href=/d></head><body>"
+        "<svg><title>icon</title></svg><h1>H <b>one</b></h1><time>no</time>"
+        "<time datetime=2020-01-02>x</time><div><h1>two</h1><meta property=b content=2>"
+        "</div></body></html>")
+    found = metadata._elements(page)
+    assert set(found) == set(metadata._TAGS)
+    for tag in metadata._TAGS:
+        assert found[tag] == list(page.iterfind(f".//{tag}"))
+
+
+def test_dense_script_characters_are_not_ascii():
+    # is_prose counts them only in text that is not ASCII
+    assert not content._DENSE_SCRIPT.search("".join(map(chr, range(128))))
+
+
+@pytest.mark.parametrize("text", ["", "a" * 19, "日" * 19, "日" * 20, "a" * 59, "日本" * 15,
+                                  "a" * 40 + "日" * 10, "a" * 41 + "日" * 10, "é" * 59, "a" * 60])
+def test_is_prose_of_short_text_is_length_and_dense_characters(text):
+    block = render.Block(text, 0, "p")
+    expected = len(text) + 2 * len(content._DENSE_SCRIPT.findall(text)) >= content.MIN_PROSE
+    assert content.is_prose(block) == expected

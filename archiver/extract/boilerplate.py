@@ -158,8 +158,9 @@ def _plain_tokens(words: str) -> list[str] | None:
     return tokens
 
 
-def furniture(root) -> dict:
-    """Elements that look like page furniture -> LAYOUT or OTHER.
+def furniture(root, elements=None) -> dict:
+    """Elements that look like page furniture -> LAYOUT or OTHER. elements, if given, is
+    list(root.iter(etree.Element)).
 
     Hidden elements, ARIA landmark roles for navigation, <header>, and furniture-like
     class or id names count. A LAYOUT element is kept when it holds a large share of the
@@ -168,7 +169,7 @@ def furniture(root) -> dict:
     or "comment"); see content.select.
     """
     found: dict = {}
-    for el in root.iter(etree.Element):
+    for el in root.iter(etree.Element) if elements is None else elements:
         if el.tag == "header":
             found[el] = OTHER         # a page's or an article's header: title, byline, dek
             continue

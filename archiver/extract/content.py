@@ -44,6 +44,8 @@ def is_prose(block: Block) -> bool:
     length = len(block.text)
     if length >= MIN_PROSE:
         return True
+    if 3 * length < MIN_PROSE or block.text.isascii():
+        return False            # too short even if all dense, or no dense character at all
     return length + 2 * len(_DENSE_SCRIPT.findall(block.text)) >= MIN_PROSE
 
 

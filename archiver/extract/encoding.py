@@ -97,6 +97,17 @@ def decode(data: bytes, content_type: str | None = None) -> tuple[str, str]:
     return _detect(data)
 
 
+def exact_utf8(data: bytes, text: str, used: str) -> bytes | None:
+    """data, where decode(data) gave text by reading it as UTF-8 exactly; else None.
+
+    Every text decode() labels "utf-8" is data.decode("utf-8"), but for a BOM (stripped)
+    and detection (which replaces what does not decode, with U+FFFD)."""
+    if (used != "utf-8" or not isinstance(data, bytes) or data.startswith(codecs.BOM_UTF8)
+            or "\ufffd" in text):
+        return None
+    return data
+
+
 # Single-byte Latin code pages: any byte decodes, so a wrong label never fails.
 _LATIN = {"cp1252", "windows-1252", "latin-1", "iso8859-1", "iso8859-15", "cp1250",
           "iso8859-2", "cp1254", "iso8859-9", "cp1257", "mac-roman"}

@@ -63,8 +63,12 @@ def _extract(content, url, content_type, deadline: Deadline) -> Extraction:
     if kind in (None, "application/octet-stream", "binary/octet-stream", "unknown/unknown"):
         kind = sniff(content.encode("utf-8") if isinstance(content, str) else content) or kind
     if kind in HTML_TYPES:
-        text = content if isinstance(content, str) else encoding.decode(content, content_type)[0]
-        title, body, meta = extract_html(text, url, deadline)
+        if isinstance(content, str):
+            text, utf8 = content, None
+        else:
+            text, used = encoding.decode(content, content_type)
+            utf8 = encoding.exact_utf8(content, text, used)
+        title, body, meta = extract_html(text, url, deadline, utf8=utf8)
         return _finish(title, body, meta, "no article text found in the page")
     if kind in PDF_TYPES:
         if isinstance(content, str):

@@ -46,6 +46,11 @@ _CREDIT = re.compile(
     r"getty images|shutterstock|ap photo|/ap\)?$|[/(]afp\b|\bafp[/)]|reuters/|"
     r"associated press\)?$|"
     r"\(image: [^)]*\)$", re.I)
+# Every branch of _CREDIT holds one of these (lower-case) words, so text whose folded form
+# (see _folded) holds none of them cannot match it.
+_CREDIT_WORDS = ("photo", "image", "picture", "foto", "credit", "source", "bild", "quelle",
+                 "copyright", "\u00a9", "shutterstock", "/ap", "afp", "reuters/",
+                 "associated press")
 
 # Prompts that speak to the reader; news prose hardly ever does.
 _PROMPT = re.compile(
@@ -66,15 +71,29 @@ _PROMPT_WORDS = ("subscrib", "newsletter", "follow", "inbox", "download", "join 
                  "affiliate", "commission", "javascript", "comment", "if you")
 # The characters other than the ASCII letters' own two cases that re.I matches to them.
 _IGNORECASE_EXTRAS = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s"})
+_EXTRA_CHARS = "".join(map(chr, _IGNORECASE_EXTRAS))
+
+
+def _folded(text: str, lowered: str) -> str:
+    """text as re.I sees it, for substring tests against lower-case words: text.lower()
+    (passed in as lowered), with the extras made the ASCII letters they match."""
+    if text.isascii():
+        return lowered
+    for char in _EXTRA_CHARS:           # without them, translate would change nothing
+        if char in text:
+            return text.translate(_IGNORECASE_EXTRAS).lower()
+    return lowered
+
+
+def _holds_any(folded: str, words: tuple[str, ...]) -> bool:
+    for word in words:                  # a loop: any() over a generator costs more here
+        if word in folded:
+            return True
+    return False
 
 
 def _may_be_prompt(lowered: str, text: str) -> bool:
-    if not text.isascii():
-        lowered = text.translate(_IGNORECASE_EXTRAS).lower()
-    for word in _PROMPT_WORDS:          # a loop: any() over a generator costs more here
-        if word in lowered:
-            return True
-    return False
+    return _holds_any(_folded(text, lowered), _PROMPT_WORDS)
 
 
 # Site furniture that an article may also mention ("the company changed its privacy
@@ -116,11 +135,17 @@ _NUMERIC_DATE = re.compile(r"\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b|\b\d{1,2}:\d{2}
 _WORD = re.compile(r"\w+")
 
 
+# _MONTHS as plain lower-case text, run over text's folded form (see _folded): where
+# _MONTH_NAME matches, this matches too (a cheap test first; the words need not be whole).
+_MONTH_IN_FOLDED = re.compile(_MONTHS)
+
+
 def is_dateline(text: str) -> bool:
     """A short line that is only a date and time, with words like "Published"."""
     if len(text) > 90 or not _HAS_DIGIT.search(text):
         return False
-    if not (_MONTH_NAME.search(text) or _NUMERIC_DATE.search(text)):
+    if not ((_MONTH_IN_FOLDED.search(_folded(text, text.lower())) and _MONTH_NAME.search(text))
+            or _NUMERIC_DATE.search(text)):
         return False
     rest = _WORD.findall(_DATE_WORDS.sub(" ", text))
     return len(rest) <= 1
@@ -145,7 +170,7 @@ def _is_noise(text: str, lowered: str) -> bool:
         return True                          # markup shown as text (a <noscript> pixel)
     if len(text) <= 200 and _BREADCRUMB.match(text):
         return True
-    if len(text) <= 100 and (_UI_LINE.match(text) or _CREDIT.search(text)
+    if len(text) <= 100 and (_UI_LINE.match(text) or _is_credit(text, lowered)
                              or is_dateline(text)):
         return True
     if (len(text) <= COOKIE_NOTICE_MAX and "cookie" in lowered   # every _COOKIES phrase has it
@@ -153,6 +178,11 @@ def _is_noise(text: str, lowered: str) -> bool:
         return True      # a notice speaks to the reader; news about cookies, of others
     return (len(text) <= 320 and _may_be_prompt(lowered, text)
             and _PROMPT.search(text) is not None)
+
+
+def _is_credit(text: str, lowered: str) -> bool:
+    """_CREDIT.search(text), given text.lower(), run only where one of its words is."""
+    return _holds_any(_folded(text, lowered), _CREDIT_WORDS) and _CREDIT.search(text) is not None
 
 
 def _linky(block: Block) -> bool:

@@ -42,11 +42,29 @@ def _walk_ld(node, out: list[dict]) -> None:
             out.append(node)
 
 
+# The elements read here. read() finds them in one walk of the tree, in document order,
+# instead of one search each (".//meta", ".//script[@type]", ...).
+_TAGS = ("script", "meta", "time", "h1", "title", "link")
+
+
+def _elements(root) -> dict[str, list]:
+    """root's descendants of each of _TAGS, in document order."""
+    found: dict[str, list] = {tag: [] for tag in _TAGS}
+    for element in root.iterdescendants(*_TAGS):
+        found[element.tag].append(element)
+    return found
+
+
 def json_ld(root) -> dict:
     """The most article-like JSON-LD object on the page, or {}."""
+    return _json_ld(root.iterdescendants("script"))
+
+
+def _json_ld(scripts) -> dict:
     objects: list[dict] = []
-    for script in root.iterfind(".//script[@type]"):
-        if "ld+json" not in (script.get("type") or "").lower() or not script.text:
+    for script in scripts:
+        kind = script.get("type")
+        if kind is None or "ld+json" not in kind.lower() or not script.text:
             continue
         try:
             _walk_ld(json.loads(script.text), objects)
@@ -64,13 +82,15 @@ def json_ld(root) -> dict:
     return best
 
 
-def _meta(root) -> dict[str, str]:
+def _meta(metas) -> dict[str, str]:
     found: dict[str, str] = {}
-    for meta in root.iterfind(".//meta"):
+    for meta in metas:
+        content = meta.get("content")
+        if not content:
+            continue                    # nothing to keep, whatever its name
         key = (meta.get("property") or meta.get("name") or meta.get("itemprop")
                or meta.get("http-equiv") or "").strip().lower()
-        content = meta.get("content")
-        if key and content and key not in found:
+        if key and key not in found:
             found[key] = _squash(content)
     return found
 
@@ -127,7 +147,7 @@ def iso_date(value: str | None) -> str | None:
     return None
 
 
-def _date(ld: dict, meta: dict[str, str], root) -> str | None:
+def _date(ld: dict, meta: dict[str, str], times: list) -> str | None:
     for value in (ld.get("datePublished"), ld.get("dateCreated"),
                   meta.get("article:published_time"), meta.get("og:published_time"),
                   meta.get("datepublished"), meta.get("publishdate"), meta.get("pubdate"),
@@ -137,30 +157,30 @@ def _date(ld: dict, meta: dict[str, str], root) -> str | None:
         date = iso_date(_clean(value))
         if date:
             return date
-    for node in root.iterfind(".//time[@datetime]"):
-        date = iso_date(node.get("datetime"))
+    for node in times:
+        value = node.get("datetime")
+        date = iso_date(value) if value is not None else None
         if date:
             return date
     return None
 
 
-def _headings(root) -> list[str]:
+def _headings(h1s: list) -> list[str]:
     out = []
-    for h1 in root.iterfind(".//h1"):
+    for h1 in h1s:
         text = _squash("".join(h1.itertext()))
         if text:
             out.append(text)
     return out
 
 
-def _title(ld: dict, meta: dict[str, str], root) -> str:
+def _title(ld: dict, meta: dict[str, str], titles: list, h1s: list) -> str:
     page_title = ""
-    node = root.find(".//title")
-    if node is not None:
-        page_title = _squash("".join(node.itertext()))
+    if titles:
+        page_title = _squash("".join(titles[0].itertext()))
     declared = [t for t in (meta.get("og:title"), _clean(ld.get("headline")),
                             meta.get("twitter:title"), page_title) if t]
-    for heading in _headings(root)[:3]:
+    for heading in _headings(h1s)[:3]:
         if len(heading) > 10 and any(heading.lower() in t.lower() or t.lower() in heading.lower()
                                      for t in declared):
             return heading
@@ -169,17 +189,18 @@ def _title(ld: dict, meta: dict[str, str], root) -> str:
     if page_title:
         parts = _TITLE_SEPARATORS.split(page_title)
         return max(parts, key=len) if len(parts) > 1 else page_title
-    headings = _headings(root)
+    headings = _headings(h1s)
     return headings[0] if headings else ""
 
 
 def read(root, url: str | None = None) -> tuple[str, dict, dict]:
     """(title, metadata, json-ld article object) of a parsed page."""
-    ld = json_ld(root)
-    meta = _meta(root)
+    found = _elements(root)
+    ld = _json_ld(found["script"])
+    meta = _meta(found["meta"])
     metadata = empty_metadata()
     metadata["authors"] = _authors(ld, meta)
-    metadata["date"] = _date(ld, meta, root)
+    metadata["date"] = _date(ld, meta, found["time"])
     publisher = ld.get("publisher")
     metadata["site_name"] = (meta.get("og:site_name") or meta.get("application-name")
                              or (_clean(publisher) if publisher else None) or None)
@@ -187,8 +208,9 @@ def read(root, url: str | None = None) -> tuple[str, dict, dict]:
         or meta.get("og:locale") or ld.get("inLanguage")
     metadata["language"] = _clean(language).replace("_", "-") or None
     canonical = None
-    for link in root.iterfind(".//link[@rel]"):
-        if "canonical" in (link.get("rel") or "").lower().split() and link.get("href"):
+    for link in found["link"]:
+        rel = link.get("rel")
+        if rel is not None and "canonical" in rel.lower().split() and link.get("href"):
             canonical = link.get("href").strip()
             break
     canonical = canonical or meta.get("og:url")
@@ -197,4 +219,4 @@ def read(root, url: str | None = None) -> tuple[str, dict, dict]:
     metadata["canonical_url"] = canonical or None
     metadata["description"] = (meta.get("description") or meta.get("og:description")
                                or _clean(ld.get("description")) or None)
-    return _title(ld, meta, root), metadata, ld
+    return _title(ld, meta, found["title"], found["h1"]), metadata, ld
