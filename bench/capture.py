@@ -26,8 +26,9 @@ reachable from here.
 for N = 1 and 2 worker processes (Celery pool processes), each on a fresh data folder,
 after a few warm-up captures (so process start and imports are not counted; wget's own
 start is, and costs it a few ms). Prints pages/s of both and their ratio, and the CPU
-time per page of wget and of our worker and web processes: the machine is shared, and
-pages/s move with what else runs; CPU per page moves much less.
+time per page of wget, of our worker and web processes, and of the site while it serves
+each (it shares the two cores): the machine is shared, and pages/s move with what else
+runs; CPU per page moves much less.
 
     .venv/bin/python bench/capture.py                    # SQLite catalogue, as `make run`
     .venv/bin/python bench/capture.py --pages synthetic  # the text-heavy worst case
@@ -174,24 +175,31 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def own_cpu() -> float:
+    """CPU seconds of this process: the site's threads, and the catalogue poll during ours.
+    The site shares the two cores with what it serves, so what it costs each side counts."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 # -- wget ----------------------------------------------------------------------------------
 
-def run_wget(urls: list[str], work: Path) -> tuple[float, float]:
-    """(seconds, CPU seconds) of one wget run over `urls`."""
+def run_wget(urls: list[str], work: Path) -> tuple[float, float, float]:
+    """(seconds, CPU seconds, the site's CPU seconds) of one wget run over `urls`."""
     wget = shutil.which("wget")
     if wget is None:
         raise SystemExit("wget is not installed: apt-get install wget")
     work.mkdir(parents=True, exist_ok=True)
     listing = work / "urls.txt"
     listing.write_text("\n".join(urls) + "\n")
-    cpu, started = children_cpu(), time.perf_counter()
+    cpu, site, started = children_cpu(), own_cpu(), time.perf_counter()
     subprocess.run([wget, "--quiet", "--warc-file", str(work / "wget"), "--no-warc-keep-log",
                     "--input-file", str(listing), "--directory-prefix", str(work / "files"),
                     "--delete-after", "--tries", "1"], check=True, cwd=work)
-    elapsed, cpu = time.perf_counter() - started, children_cpu() - cpu
+    elapsed, cpu, site = time.perf_counter() - started, children_cpu() - cpu, own_cpu() - site
     if not (work / "wget.warc.gz").stat().st_size:
         raise SystemExit("wget wrote an empty WARC")
-    return elapsed, cpu
+    return elapsed, cpu, site
 
 
 # -- ours ----------------------------------------------------------------------------------
@@ -271,7 +279,7 @@ class Pipeline:
         try:
             web, worker = self.procs
             with engine.connect() as conn:
-                cpu = {"worker": tree_cpu(worker.pid), "web": tree_cpu(web.pid)}
+                cpu = {"worker": tree_cpu(worker.pid), "web": tree_cpu(web.pid), "site": own_cpu()}
                 started = time.perf_counter()
                 answer = requests.post(self.base + "/api/v1/captures", json={"urls": urls}, timeout=60)
                 if answer.status_code != 202:
@@ -288,7 +296,8 @@ class Pipeline:
                         raise SystemExit(f"{left} captures not finished in {timeout} s\n" + self.log("worker"))
                     time.sleep(0.01)
                 elapsed = time.perf_counter() - started
-                cpu = {"worker": tree_cpu(worker.pid) - cpu["worker"], "web": tree_cpu(web.pid) - cpu["web"]}
+                cpu = {"worker": tree_cpu(worker.pid) - cpu["worker"], "web": tree_cpu(web.pid) - cpu["web"],
+                       "site": own_cpu() - cpu["site"]}
                 lost = conn.exec_driver_sql(
                     f"SELECT count(*) FROM captures WHERE id IN ({ids}) AND state = 'failed'").scalar()
             if lost:
@@ -337,13 +346,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for processes in [int(p) for p in args.processes.split(",")]:
             wget_times, our_times, wget_cpu, worker_cpu, web_cpu = [], [], [], [], []
+            site_wget, site_ours = [], []
             for r in range(args.rounds):
                 # each round: wget, then ours on a fresh data folder with its own page URLs
                 # (a query string per round, so no capture is a revisit of an earlier one)
                 urls = [site.url(f"{p}?r={processes}-{r}") for p in paths]
-                elapsed, cpu = run_wget(urls, work / f"wget-{processes}-{r}")
+                elapsed, cpu, site_cpu = run_wget(urls, work / f"wget-{processes}-{r}")
                 wget_times.append(elapsed)
                 wget_cpu.append(cpu)
+                site_wget.append(site_cpu)
                 pipe = Pipeline(work / f"ours-{processes}-{r}", site, processes, args.redis,
                                 args.database_url, extra)
                 (work / f"ours-{processes}-{r}").mkdir(parents=True)
@@ -354,16 +365,18 @@ def main(argv: list[str] | None = None) -> int:
                     our_times.append(elapsed)
                     worker_cpu.append(cpu["worker"])
                     web_cpu.append(cpu["web"])
+                    site_ours.append(cpu["site"])
                 finally:
                     pipe.stop()
             w, o = statistics.median(wget_times), statistics.median(our_times)
-            per_page = [1000 * statistics.median(c) / len(paths) for c in (wget_cpu, worker_cpu, web_cpu)]
+            per_page = [1000 * statistics.median(c) / len(paths)
+                        for c in (wget_cpu, worker_cpu, web_cpu, site_wget, site_ours)]
             rows.append((processes, len(paths) / w, len(paths) / o, per_page, wget_times, our_times))
         print(f"{'worker processes':>16} {'wget pages/s':>13} {'ours pages/s':>13} {'ours/wget':>10}"
-              f"   CPU ms/page: wget | worker, web   rounds: wget s | ours s")
-        for processes, wps, ops, (wc, oc, ec), wt, ot in rows:
+              f"   CPU ms/page: wget | worker, web | site for wget, ours   rounds: wget s | ours s")
+        for processes, wps, ops, (wc, oc, ec, sw, so), wt, ot in rows:
             print(f"{processes:>16} {wps:>13.1f} {ops:>13.1f} {ops / wps:>10.2f}   "
-                  f"{wc:>16.1f} | {oc:.1f}, {ec:.1f}      "
+                  f"{wc:>16.1f} | {oc:.1f}, {ec:.1f} | {sw:.2f}, {so:.2f}      "
                   f"{' '.join(f'{t:.2f}' for t in wt)} | {' '.join(f'{t:.2f}' for t in ot)}")
         print(f"load average at the end {os.getloadavg()[0]:.1f}")
         two = [row for row in rows if row[0] == 2]
