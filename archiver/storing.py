@@ -87,12 +87,11 @@ class StoreBatch:
             return
         # before the catalogue says "stored": a capture page opened at once must find it in replay
         _index_for_replay(self.ctx, items)
-        if len(items) == 1:
-            self._store([items[0]])
-            return
         try:
             self._store(items)
         except Exception:    # noqa: BLE001 - find the one that fails, store the rest
+            if len(items) == 1:
+                raise
             log.exception("storing %d captures together failed; storing each on its own", len(items))
             for item in items:
                 try:

@@ -3,20 +3,19 @@ as it would be alone, one bad capture does not hold back the others, and a submi
 cut into tasks of several captures (archiver/submissions.py, `batches`)."""
 from __future__ import annotations
 
-import io
 import time
 
 import pytest
 from sqlalchemy import delete, select
-from warcio.archiveiterator import ArchiveIterator
 
 from archiver.capture import release, run_captures, still_fetching
 from archiver.fetch import fetch
 from archiver.ledger.log import entries_of
-from archiver.models import Capture, CaptureRecord
+from archiver.models import Capture
 from archiver.replay.index import lookup
 from archiver.search import SearchQuery, search_index_for
 from archiver.submissions import SPREAD_TASKS, Submitter, batches, submit_captures
+from tests.test_capture_pipeline import capture_row, warc_records
 
 
 def submit(ctx, urls: list[str]) -> list[int]:
@@ -60,15 +59,10 @@ def test_captures_stored_together_are_each_stored_in_full(database_url, make_ctx
     assert len({c.warc_file_id for c in stored}) == 1
     with ctx.sessions() as session:
         for capture in stored:
-            records = session.scalars(select(CaptureRecord).where(CaptureRecord.capture_id == capture.id)
-                                      .order_by(CaptureRecord.offset)).all()
             # every record read back by offset, digests checked
-            path = ctx.settings.open_warc_dir / f"{records[0].warc_file.filename}.open"
-            with open(path, "rb") as handle:
-                for loc in records:
-                    handle.seek(loc.offset)
-                    [record] = list(ArchiveIterator(io.BytesIO(handle.read(loc.length)), check_digests="raise"))
-                    assert record.rec_headers["WARC-Record-ID"] == loc.record_id
+            row = capture_row(ctx, capture.id)
+            assert [r.rec_headers["WARC-Record-ID"] for r, _ in warc_records(ctx, row)] == \
+                [loc.record_id for loc in row.records]
             # its evidence entries are consecutive: fetched, text_extracted, stored
             entries = entries_of(session, capture.id)[1:]         # after `submitted`
             assert [e.event for e in entries] == ["fetched", "text_extracted", "stored"]

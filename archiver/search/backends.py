@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Protocol
 
 from sqlalchemy import bindparam, text
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from archiver.search.facets import capture_facets, facet_expression, media_type
