@@ -352,7 +352,8 @@ def _apply_fetch(capture: Capture, result: FetchResult, final, fetched_at: datet
 def _chain(result: FetchResult) -> list[dict]:
     return [
         {"url": ex.url, "status": ex.status, "location": ex.location, "ip": ex.ip,
-         "port": ex.port, "started_at": ex.started_at.isoformat() if ex.started_at else None}
+         "port": ex.port, "started_at": ex.started_at.isoformat() if ex.started_at else None,
+         "connection": "reused" if ex.connection_reused else "new"}
         for ex in result.exchanges
     ]
 

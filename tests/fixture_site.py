@@ -405,7 +405,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802
         site = self.server.site
-        site.requests.append(self.path)
+        with site.lock:                   # the two lists stay in step
+            site.requests.append(self.path)
+            site.clients.append(self.client_address[:2])
         parts = urlsplit(self.path)
         query = parse_qs(parts.query)
         path = parts.path
@@ -567,6 +569,7 @@ class FixtureSite:
                  ssl_context: ssl.SSLContext | None = None):
         self.host = host
         self.requests: list[str] = []
+        self.clients: list[tuple[str, int]] = []    # who sent each of them: one port a connection
         self.counter = 0
         self.pages: dict[str, list[tuple[int, bytes, str, list[tuple[str, str]]]]] = {}
         self.lock = threading.Lock()

@@ -164,6 +164,23 @@ def test_a_worker_capture_replays_at_once_through_archiver_replay(service, fixtu
         assert page.status_code == 200 and "Fixture headline" in page.text
 
 
+def test_the_captures_of_a_batch_task_share_a_connection(service, fixture_site):
+    # 16 URLs go as 8 tasks of 2 (archiver/submissions.py batches); within a task the second
+    # page comes over the connection the first one opened (archiver/fetch/connections.py)
+    tag = f"batch-{id(service)}"
+    urls = [fixture_site.url(f"/article?{tag}={n}") for n in range(16)]
+    response = service.submit(urls=urls)
+    assert response.status_code == 202, response.text
+    bodies = [service.wait(capture_id) for capture_id in response.json()["ids"]]
+    assert all(body["state"] == "stored" for body in bodies), [b["error"] for b in bodies]
+    with fixture_site.lock:
+        ports = {path: client for path, client in zip(fixture_site.requests, fixture_site.clients)
+                 if f"?{tag}=" in path}
+    assert len(ports) == 16 and len(set(ports.values())) == 8
+    reused = [body["provenance"]["redirect_chain"][0]["connection"] for body in bodies]
+    assert sorted(reused) == ["new"] * 8 + ["reused"] * 8
+
+
 def test_worker_shutdown_seals_warcs_which_check_and_replay(service, fixture_site):
     from tests.pywb_replay import pywb_replay
 

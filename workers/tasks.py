@@ -13,6 +13,7 @@ from celery.signals import worker_process_shutdown, worker_shutdown
 
 from archiver.capture import (TransientCaptureError, mark_failed_after_retries, release, run_capture, run_captures,
                               still_fetching)
+from archiver.fetch import kept_connections
 from archiver.importer.jobs import IMPORT_TIME_LIMIT, run_import_job
 from archiver.reconcile import reconcile
 from archiver.webhooks import deliver
@@ -62,7 +63,9 @@ def capture_batch(self, capture_ids: list[int]) -> dict[str, int]:
         capture_ids = [i for i in capture_ids if i not in orphans]
     started: list[int] = []
     try:
-        outcomes = run_captures(ctx, capture_ids, task_id=self.request.id, started=started)
+        # the batch's pages mostly come from a few sites: one connection each, not one a page
+        with kept_connections():
+            outcomes = run_captures(ctx, capture_ids, task_id=self.request.id, started=started)
     except BaseException as exc:
         # what was written is stored; the captures not reached yet go back to the queue
         current = started[-1:]

@@ -23,6 +23,7 @@ from urllib3.exceptions import (ConnectTimeoutError, NewConnectionError, Protoco
 from urllib3.exceptions import SSLError as Urllib3SSLError
 
 from archiver.config import DEFAULT_USER_AGENT, Settings
+from archiver.fetch import connections
 from archiver.fetch.guard import GuardError, Resolver, Target, check_host
 from archiver.fetch.message import extract_payload, parse_head
 from archiver.fetch.tlsinfo import tls_info
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 _READ_SIZE = 64 * 1024
+# What a server's closing of a parked connection looks like to the request that tried it.
+STALE_CONNECTION_ERRORS = frozenset({"reset", "protocol"})
 
 
 class FetchError(Exception):
@@ -72,14 +75,16 @@ def _follow(url: str, settings: Settings, resolver: Resolver | None, ca_bundle: 
         raise FetchError("invalid_url", f"the URL cannot be fetched: {exc}") from None
     deadline = Deadline(settings.total_deadline)
     seen = [current]
+    kept = connections.current()
     with requests.Session() as session:
         session.trust_env = False
         session.headers = CaseInsensitiveDict({
             "User-Agent": settings.user_agent or DEFAULT_USER_AGENT.format(contact=settings.contact_url),
             "Accept": ACCEPT,
             "Accept-Encoding": "gzip, deflate",
-            "Connection": "close",
         })
+        if kept is None:       # nobody will reuse the connection: say so to the server
+            session.headers["Connection"] = "close"
         while True:
             if deadline.passed:
                 raise FetchError("timeout", f"the total time limit of {settings.total_deadline:g} s "
@@ -91,7 +96,7 @@ def _follow(url: str, settings: Settings, resolver: Resolver | None, ca_bundle: 
             except GuardError as exc:
                 prefix = "" if len(seen) == 1 else f"the redirect to {current} was not followed: "
                 raise FetchError(exc.code, prefix + str(exc)) from None
-            exchange = _exchange(session, current, target, settings, deadline, ca_bundle, result)
+            exchange = _exchange(session, current, target, settings, deadline, ca_bundle, result, kept)
             if exchange.status not in REDIRECT_STATUSES:
                 return
             location = exchange.header("Location")
@@ -127,14 +132,16 @@ def _next_url(current: str, location: str) -> str:
 
 
 def _exchange(session: requests.Session, url: str, target: Target, settings: Settings,
-              deadline: Deadline, ca_bundle: str | None, result: FetchResult) -> Exchange:
+              deadline: Deadline, ca_bundle: str | None, result: FetchResult,
+              kept: connections.KeptConnections | None = None) -> Exchange:
     """One request and its response. Appends the Exchange to `result` once a request was sent."""
     tap = Tap(deadline)
-    adapter = PinnedAdapter(target, tap)
+    adapter = PinnedAdapter(target, tap, kept)
     prepared = session.prepare_request(requests.Request("GET", url))
     started = _now()
     connect_timeout = max(min(settings.connect_timeout, deadline.remaining()), 0.001)
     response = None
+    reusable = False
     try:
         try:
             response = adapter.send(prepared, stream=True,
@@ -142,18 +149,28 @@ def _exchange(session: requests.Session, url: str, target: Target, settings: Set
                                     verify=ca_bundle or True)
         except Exception as exc:   # noqa: BLE001 - sorted into error codes below
             code, message = _classify(exc, url, target, settings, tap)
+            if adapter.reused and not tap.received_length and code in STALE_CONNECTION_ERRORS:
+                # The server closed the parked connection as we sent: what any HTTP client
+                # does, ask again once on a new connection; nothing came back to record.
+                tap.received.close()
+                return _exchange(session, url, target, settings, deadline, ca_bundle, result, kept)
             if tap.sent:
                 result.exchanges.append(_exchange_record(url, target, tap, started))
             tap.received.close()
             raise FetchError(code, message) from None
         extract_cookies_to_jar(session.cookies, prepared, response.raw)
         exchange = _read_body(response, url, target, settings, tap, started)
+        exchange.connection_reused = adapter.reused
         result.exchanges.append(exchange)
+        # Parked again only after a whole response that left nothing unread behind it; the
+        # connection went back to its pool when its response ended (urllib3).
+        reusable = (kept is not None and exchange.truncated is None and not tap.surplus
+                    and response.raw.connection is None)
         return exchange
     finally:
         if response is not None:
             response.close()
-        adapter.close()
+        adapter.close(reusable=reusable)
 
 
 def _read_body(response: requests.Response, url: str, target: Target, settings: Settings,

@@ -50,6 +50,9 @@ class Exchange:
     tls: TLSInfo | None = None
     location: str | None = None       # absolute URL of the next hop, for redirects
     http_version: str = "HTTP/1.1"
+    # sent over a connection an earlier exchange of the same batch opened (peer and TLS
+    # facts are that connection's; archiver/fetch/connections.py)
+    connection_reused: bool = False
 
     def header(self, name: str) -> str | None:
         lname = name.lower()

@@ -7,6 +7,11 @@ Once connected (after the TLS handshake), the socket is wrapped in a `TapSocket`
 that copies what is sent and what the HTTP parser reads off the connection into a
 `Tap`. Nothing is patched globally: only these connections are recorded.
 
+A connection records into the Tap its `TapSlot` holds: one Tap per exchange. Inside
+`kept_connections()` (archiver/fetch/connections.py) a connection left open after a
+complete response is reused by the next exchange with the same checked address, and the
+slot is given that exchange's Tap, with the peer and TLS facts of the connection.
+
 The `Tap` also enforces the total deadline: every read from the socket waits at
 most for the read timeout or the time left, whichever is shorter.
 """
@@ -16,7 +21,7 @@ import socket
 import ssl
 import tempfile
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from requests.adapters import HTTPAdapter
@@ -26,6 +31,9 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from archiver.fetch.guard import Target
+
+if TYPE_CHECKING:
+    from archiver.fetch.connections import KeptConnections
 
 SPOOL_MAX_MEMORY = 1024 * 1024
 
@@ -62,6 +70,8 @@ class Tap:
         self.deadline_hit = False
         self.peer: tuple[str, int] | None = None
         self.tls: dict[str, Any] | None = None
+        # bytes the server sent past the end of the response: the connection is not reused
+        self.surplus = False
 
     def record_sent(self, data) -> None:
         self.sent += data
@@ -196,37 +206,63 @@ class _RecordingReader:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
+            if self._buf:
+                self._tap.surplus = True
             self._io.close()
 
     def __iter__(self):
         return iter(self.readline, b"")
 
 
-class TapSocket:
-    """A connected (possibly TLS) socket whose traffic is copied into a Tap."""
+class TapSlot:
+    """The Tap a pooled connection records into, and what its connection was when made.
 
-    def __init__(self, sock, tap: Tap):
+    `connects` counts the connections made through the slot: an exchange that leaves it
+    unchanged went over a connection an earlier exchange opened."""
+
+    def __init__(self, tap: Tap):
+        self.tap = tap
+        self.connects = 0
+        self.peer: tuple[str, int] | None = None
+        self.tls: dict[str, Any] | None = None
+
+    def use(self, tap: Tap) -> None:
+        """Record the next exchange into `tap`; a reused connection's facts go with it."""
+        tap.peer, tap.tls = self.peer, self.tls
+        self.tap = tap
+
+    def connected(self, sock) -> None:
+        self.connects += 1
+        self.tap.connected(sock)
+        self.peer, self.tls = self.tap.peer, self.tap.tls
+
+
+class TapSocket:
+    """A connected (possibly TLS) socket whose traffic is copied into its slot's Tap."""
+
+    def __init__(self, sock, slot: TapSlot):
         self._sock = sock
-        self._tap = tap
+        self._slot = slot
 
     def sendall(self, data, *args):
-        self._tap.record_sent(data)
+        self._slot.tap.record_sent(data)
         return self._sock.sendall(data, *args)
 
     def send(self, data, *args):
         sent = self._sock.send(data, *args)
-        self._tap.record_sent(memoryview(data)[:sent])
+        self._slot.tap.record_sent(memoryview(data)[:sent])
         return sent
 
     def makefile(self, mode: str = "r", *args, **kwargs):
+        # http.client asks for a new file for each response
         if mode != "rb":
             raise ValueError(f"TapSocket.makefile supports mode 'rb' only, not {mode!r}")
-        return _RecordingReader(self._sock, self._tap)
+        return _RecordingReader(self._sock, self._slot.tap)
 
     def settimeout(self, value) -> None:
         # urllib3 sets the read timeout here before reading the response; remember it
         # so that reads can also respect the total deadline.
-        self._tap.read_timeout = value
+        self._slot.tap.read_timeout = value
         self._sock.settimeout(value)
 
     def recv(self, *args):
@@ -240,7 +276,11 @@ class _PinnedMixin:
     """Connect to the checked address; record the traffic once connected."""
 
     target: Target
-    tap: Tap
+    slot: TapSlot
+
+    @property
+    def tap(self) -> Tap:
+        return self.slot.tap
 
     def _new_conn(self) -> socket.socket:
         """Connect to the checked addresses in turn (no DNS here), the first that answers."""
@@ -276,20 +316,20 @@ class _PinnedMixin:
 
     def connect(self) -> None:
         super().connect()                              # type: ignore[misc]
-        self.tap.connected(self.sock)
-        self.sock = TapSocket(self.sock, self.tap)
+        self.slot.connected(self.sock)
+        self.sock = TapSocket(self.sock, self.slot)
 
 
 class PinnedHTTPConnection(_PinnedMixin, HTTPConnection):
-    def __init__(self, *args, target: Target, tap: Tap, **kwargs):
+    def __init__(self, *args, target: Target, slot: TapSlot, **kwargs):
         super().__init__(*args, **kwargs)
-        self.target, self.tap = target, tap
+        self.target, self.slot = target, slot
 
 
 class PinnedHTTPSConnection(_PinnedMixin, HTTPSConnection):
-    def __init__(self, *args, target: Target, tap: Tap, **kwargs):
+    def __init__(self, *args, target: Target, slot: TapSlot, **kwargs):
         super().__init__(*args, **kwargs)
-        self.target, self.tap = target, tap
+        self.target, self.slot = target, slot
 
 
 class _PinnedHTTPPool(HTTPConnectionPool):
@@ -301,27 +341,50 @@ class _PinnedHTTPSPool(HTTPSConnectionPool):
 
 
 class PinnedAdapter(HTTPAdapter):
-    """A transport adapter for a single hop to one checked target."""
+    """A transport adapter for a single hop to one checked target.
 
-    def __init__(self, target: Target, tap: Tap):
-        self.target, self.tap = target, tap
-        self._pools: list[HTTPConnectionPool] = []
+    With `kept` (archiver/fetch/connections.py), a pool left by an earlier exchange with
+    the same checked address is taken from there, and `close(reusable=True)` parks this
+    one's pool there again instead of closing its connection."""
+
+    def __init__(self, target: Target, tap: Tap, kept: "KeptConnections | None" = None):
+        self.target, self.tap, self.kept = target, tap, kept
+        self._pools: list[tuple[tuple, HTTPConnectionPool]] = []
+        self._slot: TapSlot | None = None
+        self._connects_before = 0
         super().__init__(pool_connections=1, pool_maxsize=1,
                          max_retries=Retry(total=0, connect=0, read=0, redirect=False,
                                            status=0, other=0, raise_on_redirect=False))
 
     def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
         parts = urlsplit(request.url)
-        pool_cls = _PinnedHTTPSPool if parts.scheme == "https" else _PinnedHTTPPool
-        # The URL's host name as written: it goes into the Host header, SNI and the
-        # certificate check. The address connected to is the target's, checked before.
-        pool = pool_cls(host=parts.hostname, port=self.target.port, maxsize=1, block=False,
-                        target=self.target, tap=self.tap)
-        self._pools.append(pool)
+        key = (parts.scheme, parts.hostname, self.target.port, self.target.address,
+               tuple(c[1] for c in self.target.candidates or ()), repr(verify), repr(cert))
+        pool = self.kept.take(key) if self.kept is not None else None
+        if pool is not None:
+            pool.slot.use(self.tap)
+        else:
+            pool_cls = _PinnedHTTPSPool if parts.scheme == "https" else _PinnedHTTPPool
+            # The URL's host name as written: it goes into the Host header, SNI and the
+            # certificate check. The address connected to is the target's, checked before.
+            slot = TapSlot(self.tap)
+            pool = pool_cls(host=parts.hostname, port=self.target.port, maxsize=1, block=False,
+                            target=self.target, slot=slot)
+            pool.slot = slot
+        self._slot, self._connects_before = pool.slot, pool.slot.connects
+        self._pools.append((key, pool))
         return pool
 
-    def close(self) -> None:
-        for pool in self._pools:
-            pool.close()
+    @property
+    def reused(self) -> bool:
+        """Whether the exchange went over a connection an earlier exchange had opened."""
+        return self._slot is not None and self._slot.connects == self._connects_before
+
+    def close(self, reusable: bool = False) -> None:
+        for key, pool in self._pools:
+            if reusable and self.kept is not None:
+                self.kept.park(key, pool)
+            else:
+                pool.close()
         self._pools.clear()
         super().close()
