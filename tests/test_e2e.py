@@ -164,9 +164,9 @@ def test_a_worker_capture_replays_at_once_through_archiver_replay(service, fixtu
         assert page.status_code == 200 and "Fixture headline" in page.text
 
 
-def test_the_captures_of_a_batch_task_share_a_connection(service, fixture_site):
-    # 16 URLs go as 8 tasks of 2 (archiver/submissions.py batches); within a task the second
-    # page comes over the connection the first one opened (archiver/fetch/connections.py)
+def test_a_workers_captures_share_its_connections(service, fixture_site):
+    # 16 URLs go as 8 tasks of 2 (archiver/submissions.py batches); each pool process keeps
+    # the connection its first page opened for the pages after it (archiver/fetch/connections.py)
     tag = f"batch-{id(service)}"
     urls = [fixture_site.url(f"/article?{tag}={n}") for n in range(16)]
     response = service.submit(urls=urls)
@@ -176,9 +176,11 @@ def test_the_captures_of_a_batch_task_share_a_connection(service, fixture_site):
     with fixture_site.lock:
         ports = {path: client for path, client in zip(fixture_site.requests, fixture_site.clients)
                  if f"?{tag}=" in path}
-    assert len(ports) == 16 and len(set(ports.values())) == 8
-    reused = [body["provenance"]["redirect_chain"][0]["connection"] for body in bodies]
-    assert sorted(reused) == ["new"] * 8 + ["reused"] * 8
+    connection = [body["provenance"]["redirect_chain"][0]["connection"] for body in bodies]
+    # (a pool process may still hold a connection from an earlier test: then none is new)
+    processes = service.settings.worker_concurrency
+    assert len(ports) == 16 and len(set(ports.values())) <= processes
+    assert connection.count("new") <= processes and connection.count("reused") >= 16 - processes
 
 
 def test_worker_shutdown_seals_warcs_which_check_and_replay(service, fixture_site):

@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from archiver.fetch import fetch, kept_connections
+from archiver.fetch.connections import KeptConnections
 from tests.netguard import resolver_for
 from tests.test_fetch import TLS_NAME, make_settings, payload_bytes, response_bytes, tls_site  # noqa: F401
 
@@ -144,6 +145,39 @@ def test_nothing_stays_open_after_the_block(server, settings):
     assert not kept._parked
     fetch_all([server.url("/page/2")], settings)   # a new block, a new connection
     assert server.connections == 2
+
+
+def test_a_workers_connections_outlive_the_block_until_idle_too_long(server, settings):
+    now = [0.0]
+    kept = KeptConnections(idle_seconds=4.0, clock=lambda: now[0])
+    try:
+        with kept_connections(kept):
+            fetch_all([server.url("/page/1")], settings)
+        assert len(kept) == 1                      # still parked after the block
+        with kept_connections(kept):
+            now[0] = 3.9
+            second, = fetch_all([server.url("/page/2")], settings)
+            now[0] = 3.9 + 4.1                     # idle for longer than 4 s: closed, not reused
+            third, = fetch_all([server.url("/page/3")], settings)
+        assert second.final.connection_reused and not third.final.connection_reused
+        assert server.connections == 2
+    finally:
+        kept.close()
+    assert len(kept) == 0
+
+
+def test_past_the_limit_the_oldest_parked_connection_is_closed(server):
+    names = ["a.test", "b.test", "c.test"]
+    resolver = resolver_for({name: "127.0.0.1" for name in names})
+    settings = make_settings(*(f"{name}:{server.port}" for name in names))
+    with kept_connections(KeptConnections(max_parked=2)) as kept:
+        fetch_all([f"http://{name}:{server.port}/page/1" for name in names], settings, resolver=resolver)
+        assert len(kept) == 2
+        again = fetch_all([f"http://{name}:{server.port}/page/2" for name in ("c.test", "a.test")],
+                          settings, resolver=resolver)
+        kept.close()
+    assert [r.final.connection_reused for r in again] == [True, False]
+    assert server.connections == 4
 
 
 def test_redirect_hops_to_the_same_host_go_over_one_connection(server, settings):

@@ -1,4 +1,5 @@
-"""Per-process resources of a worker: settings, database sessions, storage, the WARC writer."""
+"""Per-process resources of a worker: settings, database sessions, storage, the WARC writer,
+the connections kept open between capture tasks."""
 from __future__ import annotations
 
 import atexit
@@ -10,11 +11,13 @@ from archiver.capture import CaptureContext
 from archiver.catalogue_hooks import warc_callbacks
 from archiver.config import Settings, load_settings
 from archiver.db import make_engine, make_session_factory
+from archiver.fetch.connections import KeptConnections
 from archiver.warc import WarcFileWriter, recover_open_files
 from storage import open_storage
 
 _lock = threading.Lock()
 _context: CaptureContext | None = None
+_connections: KeptConnections | None = None
 
 
 def build_context(settings: Settings, queue_delivery=None) -> CaptureContext:
@@ -45,10 +48,22 @@ def worker_context() -> CaptureContext:
         return _context
 
 
+def worker_connections() -> KeptConnections:
+    """The connections this process keeps between capture tasks (archiver/fetch/connections.py)."""
+    global _connections
+    with _lock:
+        if _connections is None:
+            _connections = KeptConnections()
+        return _connections
+
+
 def close_context() -> None:
     """Seal this process's WARC file so nothing is left `.open` at a clean shutdown."""
-    global _context
+    global _context, _connections
     with _lock:
         if _context is not None:
             _context.writer.close()
             _context = None
+        if _connections is not None:
+            _connections.close()
+            _connections = None

@@ -19,7 +19,7 @@ from archiver.reconcile import reconcile
 from archiver.webhooks import deliver
 from archiver.watches import dispatch
 from workers.app import send_capture
-from workers.context import close_context, worker_context
+from workers.context import close_context, worker_connections, worker_context
 
 MAX_BACKOFF_SECONDS = 600
 
@@ -28,7 +28,8 @@ MAX_BACKOFF_SECONDS = 600
 def capture(self, capture_id: int) -> str:
     ctx = worker_context()
     try:
-        outcome = run_capture(ctx, capture_id, task_id=self.request.id)
+        with kept_connections(worker_connections()):
+            outcome = run_capture(ctx, capture_id, task_id=self.request.id)
     except TransientCaptureError as exc:
         raise self.retry(exc=exc, countdown=_backoff(ctx.settings, exc.attempts))
     except SoftTimeLimitExceeded:
@@ -63,8 +64,8 @@ def capture_batch(self, capture_ids: list[int]) -> dict[str, int]:
         capture_ids = [i for i in capture_ids if i not in orphans]
     started: list[int] = []
     try:
-        # the batch's pages mostly come from a few sites: one connection each, not one a page
-        with kept_connections():
+        # pages mostly come from a few sites: a connection for many pages, not one a page
+        with kept_connections(worker_connections()):
             outcomes = run_captures(ctx, capture_ids, task_id=self.request.id, started=started)
     except BaseException as exc:
         # what was written is stored; the captures not reached yet go back to the queue
