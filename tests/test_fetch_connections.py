@@ -2,6 +2,7 @@
 against a real loopback server that counts the connections it accepts."""
 from __future__ import annotations
 
+import contextlib
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -66,6 +67,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, PAGES["/page/1"], [("Connection", "close")])
         if self.path == "/host":
             return self._send(200, self.headers["Host"].encode())
+        if self.path == "/set-cookie":
+            return self._send(302, b"moved", [("Location", "/cookie"), ("Set-Cookie", "sid=abc; Path=/")])
+        if self.path == "/cookie":
+            return self._send(200, (self.headers["Cookie"] or "no cookie").encode())
         self._send(200, PAGES.get(self.path.replace("/drop-second", "/page/1"), b"missing"))
 
     def _send(self, status: int, body: bytes, extra=()):
@@ -247,3 +252,13 @@ def test_a_reused_tls_connection_keeps_its_certificate_facts(tls_site):  # noqa:
     for result in results[1:]:
         assert result.final.tls == first
         assert payload_bytes(result.final) == tls_site.article
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_cookies_set_on_a_hop_go_to_the_later_hops_of_that_fetch_only(server, settings, keep):
+    with kept_connections() if keep else contextlib.nullcontext():
+        chain, later = fetch_all([server.url("/set-cookie"), server.url("/cookie")], settings)
+    assert [ex.status for ex in chain.exchanges] == [302, 200]
+    assert b"\r\nCookie: sid=abc\r\n" in chain.final.request_bytes
+    assert payload_bytes(chain.final) == b"sid=abc"
+    assert payload_bytes(later.final) == b"no cookie"      # a new fetch starts without cookies
