@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from archiver.browser.pipeline import better_text, browser_facts, browser_harvest, browser_resources, fetch_page
-from archiver.changes import compare, previous_capture
+from archiver.changes import PreviousCaptures, compare
 from archiver.config import Settings
 from archiver.db import transaction
 from archiver.dedup import DedupPolicy, candidate_of, dedup_policy, original_response
@@ -97,17 +97,22 @@ def _held_by(task_id: str | None):
     return (Capture.state == FETCHING) & Capture.task_id.is_not_distinct_from(task_id)
 
 
-def claim_all(ctx: CaptureContext, capture_ids: list[int], task_id: str | None) -> dict[int, Capture]:
+def claim_all(ctx: CaptureContext, capture_ids: list[int], task_id: str | None,
+              previous: PreviousCaptures | None = None) -> dict[int, Capture]:
     """Take the captures for this worker with one conditional UPDATE (which returns the rows).
 
     A capture is claimable when queued, or when it has been `fetching` for longer
     than the hard time limit (its worker died). Two workers cannot both win one.
+    `previous`, when given, is loaded with the previous captures of the URLs claimed, in
+    the same transaction.
     """
     now = _now()
     stale = now - timedelta(seconds=ctx.settings.task_time_limit)
     with transaction(ctx.sessions) as session:
         rows = session.scalars(_CLAIM, {"capture_ids": list(capture_ids), "stale": stale, "now": now,
                                         "task": task_id, "host": ctx.settings.hostname}).all()
+        if previous is not None:
+            previous.load(session.connection(), [row.requested_url for row in rows])
     return {row.id: row for row in rows}
 
 
@@ -158,7 +163,8 @@ def run_captures(ctx: CaptureContext, capture_ids: list[int], task_id: str | Non
     """Claim the captures, run them in turn and store them together (archiver/storing.py):
     one outcome per id. Each id is appended to `started` as its turn comes. If one raises,
     those already written are stored before the error goes on."""
-    claimed = claim_all(ctx, capture_ids, task_id)
+    previous = PreviousCaptures()
+    claimed = claim_all(ctx, capture_ids, task_id, previous)
     batch = StoreBatch(ctx)
     outcomes: dict[int, Outcome] = {}
     lease_from = time.monotonic()
@@ -171,7 +177,7 @@ def run_captures(ctx: CaptureContext, capture_ids: list[int], task_id: str | Non
                 lease_from = time.monotonic()
             capture = claimed.get(capture_id)
             outcome = (_not_claimed(ctx, capture_id) if capture is None
-                       else _run_claimed(ctx, capture, batch))
+                       else _run_claimed(ctx, capture, batch, previous))
             if outcome is not None:
                 outcomes[capture_id] = outcome
     finally:
@@ -197,7 +203,8 @@ def _not_claimed(ctx: CaptureContext, capture_id: int) -> Outcome:
     return Outcome(capture_id, current.state, ran=False, retry_in=max(wait, 1.0))
 
 
-def _run_claimed(ctx: CaptureContext, capture: Capture, batch: StoreBatch) -> Outcome | None:
+def _run_claimed(ctx: CaptureContext, capture: Capture, batch: StoreBatch,
+                 previous: PreviousCaptures) -> Outcome | None:
     """Fetch one claimed capture and write its records; None once it waits in `batch`."""
     if capture.attempts > ctx.settings.max_attempts:
         fail(ctx, capture.id, "gave_up",
@@ -207,7 +214,7 @@ def _run_claimed(ctx: CaptureContext, capture: Capture, batch: StoreBatch) -> Ou
 
     result = fetch_page(ctx.fetcher, ctx.settings, capture)   # by its mode: plain, or in a browser
     try:
-        return _finish(ctx, capture, result, batch)
+        return _finish(ctx, capture, result, batch, previous)
     except TransientCaptureError as exc:
         return Outcome(capture.id, QUEUED, ran=True, transient=exc)
     finally:
@@ -215,7 +222,7 @@ def _run_claimed(ctx: CaptureContext, capture: Capture, batch: StoreBatch) -> Ou
 
 
 def _finish(ctx: CaptureContext, capture: Capture, result: FetchResult,
-            batch: StoreBatch) -> Outcome | None:
+            batch: StoreBatch, previous: PreviousCaptures) -> Outcome | None:
     answered = [ex for ex in result.exchanges if ex.status is not None]
     if not answered:
         code = result.error_code or "unknown"
@@ -232,7 +239,8 @@ def _finish(ctx: CaptureContext, capture: Capture, result: FetchResult,
     _apply_fetch(capture, result, final, fetched_at, extraction)
     if batch.holds_final_url(capture.final_url):
         batch.commit()              # this capture's previous one is waiting in the batch
-    revisit = _compare_with_previous(ctx, capture, final) if not result.error_code else None
+    revisit = (_compare_with_previous(ctx, capture, final, previous, batch)
+               if not result.error_code else None)
     capture.browser = browser_facts(result)
     harvest = browser_harvest(result)    # a browser capture: every request the page made
     if harvest is not None:
@@ -268,12 +276,18 @@ def _finish(ctx: CaptureContext, capture: Capture, result: FetchResult,
     return None
 
 
-def _compare_with_previous(ctx: CaptureContext, capture: Capture, final) -> Revisit | None:
+def _compare_with_previous(ctx: CaptureContext, capture: Capture, final, known: PreviousCaptures,
+                           batch: StoreBatch) -> Revisit | None:
     """Mark the capture against the previous stored one of its URL (capture.change,
     previous_id) and ask the dedup policy whether the final response is a revisit."""
     capture.revisit_of = None
+    previous_id = known.previous_id(ctx.sessions, capture,
+                                    {item.capture.final_url for item in batch.stored})
+    if previous_id is None:
+        capture.change, capture.previous_id = compare(capture, None), None
+        return None
     with ctx.sessions() as session:
-        previous = previous_capture(session, capture)
+        previous = session.get(Capture, previous_id)      # None if deleted since
         capture.change = compare(capture, previous)
         capture.previous_id = previous.id if previous else None
         if previous is None:

@@ -11,8 +11,13 @@ The marking is decided once, when the capture is stored, and kept on the row
 """
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
+from datetime import datetime
+from functools import lru_cache
+from typing import Collection
+
+from sqlalchemy import bindparam, select, union_all
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, sessionmaker
 
 from archiver.models import CHANGED, FIRST, STORED, TEXT_UNCHANGED, UNCHANGED, Capture
 
@@ -41,10 +46,66 @@ def previous_capture(session: Session, capture: Capture) -> Capture | None:
     """The latest stored capture of the same final URL fetched before `capture`."""
     if not capture.final_url:
         return None
+    previous_id = _previous_id(session.connection(), capture)
+    return session.get(Capture, previous_id) if previous_id is not None else None
+
+
+@lru_cache(maxsize=64)
+def _latest_of(count: int):
+    """The latest stored capture of each of `count` final URLs (`url0`...): the query of
+    previous_capture without its bounds, once per URL, in one UNION ALL."""
+    def latest(n: int):
+        return (select(Capture.id, Capture.final_url, Capture.fetched_at)
+                .where(Capture.state == STORED, Capture.final_url == bindparam(f"url{n}"),
+                       Capture.http_status.is_not(None))
+                .order_by(Capture.fetched_at.desc(), Capture.id.desc()).limit(1).subquery())
+    parts = [select(*latest(n).c) for n in range(count)]
+    return parts[0] if count == 1 else union_all(*parts)
+
+
+class PreviousCaptures:
+    """previous_capture() for the captures of one task, their URLs looked up together.
+
+    `load` reads the latest stored capture of each URL the task was given, in one
+    statement (the claim's transaction, archiver/capture.py). A capture whose final URL is
+    not one of them (a redirect), that was fetched before the one found, or whose URL a
+    capture stored since has (`stored_since`: the task's own, stored first,
+    archiver/storing.py `holds_final_url`) is asked about on its own.
+    """
+
+    def __init__(self) -> None:
+        self._found: dict[str, tuple[int, datetime | None] | None] = {}
+
+    def load(self, connection: Connection, urls: Collection[str | None]) -> None:
+        wanted = sorted({url for url in urls if url})
+        self._found = dict.fromkeys(wanted)
+        if wanted:
+            params = {f"url{n}": url for n, url in enumerate(wanted)}
+            rows = connection.execute(_latest_of(len(wanted)), params)
+            self._found.update((row.final_url, (row.id, row.fetched_at)) for row in rows)
+
+    def previous_id(self, sessions: sessionmaker[Session], capture: Capture,
+                    stored_since: Collection[str] = ()) -> int | None:
+        """The id previous_capture() would give, asking the catalogue only when needed."""
+        url = capture.final_url
+        if not url:
+            return None
+        if url in self._found and url not in stored_since:
+            found = self._found[url]
+            if found is None:
+                return None
+            found_id, found_at = found
+            if found_id != capture.id and (capture.fetched_at is None
+                                           or (found_at is not None and found_at <= capture.fetched_at)):
+                return found_id
+        with sessions() as session:
+            return _previous_id(session.connection(), capture)
+
+
+def _previous_id(connection: Connection, capture: Capture) -> int | None:
     params = {"final_url": capture.final_url, "capture_id": capture.id, "fetched_at": capture.fetched_at}
     query = _PREVIOUS[capture.fetched_at is not None, capture.id is not None]
-    previous_id = session.connection().execute(query, params).scalar()
-    return session.get(Capture, previous_id) if previous_id is not None else None
+    return connection.execute(query, params).scalar()
 
 
 def compare(capture: Capture, previous: Capture | None) -> str:

@@ -103,8 +103,7 @@ class StoreBatch:
     def _store(self, items: list[Written]) -> None:
         deliveries: list[int] = []
         with transaction(self.ctx.sessions) as session:
-            for item in items:
-                _store_row(session, item)
+            _store_rows(session, items)
             search_index_for(session).index_all(session, [item.capture.id for item in items])
             # one take of the evidence log's append lock for the batch
             append_rows(session, [entry for item in items for entry in
@@ -200,48 +199,64 @@ STORE_FIELDS = FETCH_FIELDS + ("warc_file_id", "stored_at", "finished_at", "stat
 
 
 def _store_statement():
-    """UPDATE captures SET <STORE_FIELDS> WHERE id = :capture_id, the WARC file's id looked up
-    by its name in the same statement; it returns that id and the rest of the row (the
-    ledger's agent and the webhooks read it as it is now)."""
+    """UPDATE captures SET <STORE_FIELDS> WHERE id = :capture_id, run once for all the
+    captures of a batch (executemany)."""
     def value(column):
         # None is SQL NULL, as the ORM left an unset JSON column, not the JSON text 'null'
         kind = JSON(none_as_null=True) if isinstance(column.type, JSON) else column.type
         return bindparam(f"set_{column.key}", type_=kind)
-    warc_files = WarcFile.__table__
-    warc_file_id = select(warc_files.c.id).where(warc_files.c.filename == bindparam("filename"))
-    values = {name: value(_CAPTURES.c[name]) for name in STORE_FIELDS if name != "warc_file_id"}
-    values["warc_file_id"] = warc_file_id.scalar_subquery()
-    unwritten = [c for c in _CAPTURES.c if c.key not in STORE_FIELDS and c.key != "id"]
     return (update(_CAPTURES).where(_CAPTURES.c.id == bindparam("capture_id"))
-            .values(values)
-            .returning(_CAPTURES.c.warc_file_id, *unwritten))
+            .values({name: value(_CAPTURES.c[name]) for name in STORE_FIELDS}))
 
 
 _STORE = _store_statement()
+# the rest of each row as it is now, read after the UPDATE: the ledger's agent and the
+# webhooks read it; a capture without a row was deleted meanwhile
+_UNWRITTEN = [c for c in _CAPTURES.c if c.key not in STORE_FIELDS and c.key != "id"]
+_STORED_ROWS = (select(_CAPTURES.c.id.label("stored_id"), *_UNWRITTEN)
+                .where(_CAPTURES.c.id.in_(bindparam("capture_ids", expanding=True))))
+_WARC_FILES = WarcFile.__table__
+_WARC_FILE_IDS = (select(_WARC_FILES.c.filename, _WARC_FILES.c.id)
+                  .where(_WARC_FILES.c.filename.in_(bindparam("filenames", expanding=True))))
 _INSERT_RECORDS = insert(CaptureRecord.__table__)
 
 
-def _store_row(session: Session, item: Written) -> None:
-    """Write the capture's row and its records' rows with one UPDATE and one INSERT, and
-    bring `item.capture` (detached) up to date with its row for the steps that follow."""
-    capture, written = item.capture, item.written
+def _store_rows(session: Session, items: list[Written]) -> None:
+    """Write the captures' rows and their records' rows, a few statements for the batch,
+    and bring each `item.capture` (detached) up to date with its row for the steps that
+    follow. NoResultFound when a capture or its WARC file has no row."""
+    connection = session.connection()
+    filenames = sorted({item.written.filename for item in items})
+    warc_file_ids = dict(connection.execute(_WARC_FILE_IDS, {"filenames": filenames}).all())
     stored_at = datetime.now(timezone.utc)
-    values = {name: getattr(capture, name) for name in FETCH_FIELDS}
-    values.update(stored_at=stored_at, finished_at=stored_at, state=item.state,
-                  error_code=item.error_code, error=item.error,
-                  site=site_of(capture.final_url or capture.requested_url), change=capture.change,
-                  previous_id=capture.previous_id, revisit_of=capture.revisit_of)
-    row = session.execute(_STORE, {"capture_id": capture.id, "filename": written.filename,
-                                   **{f"set_{name}": value for name, value in values.items()}}).first()
-    if row is None:
-        raise NoResultFound(f"capture {capture.id} was deleted while it was being captured")
-    if row.warc_file_id is None:      # rolled back with the transaction
-        raise NoResultFound(f"the catalogue has no row for the WARC file {written.filename}")
-    for name, value in (*values.items(), *row._mapping.items()):
-        setattr(capture, name, value)
-    records = _record_rows(capture.id, row.warc_file_id, written.records)
+    updates, changed = [], []
+    for item in items:
+        capture = item.capture
+        if item.written.filename not in warc_file_ids:      # rolled back with the transaction
+            raise NoResultFound(f"the catalogue has no row for the WARC file {item.written.filename}")
+        # what the row gets beside the fetch fields, which the capture holds already
+        values = {"warc_file_id": warc_file_ids[item.written.filename], "stored_at": stored_at,
+                  "finished_at": stored_at, "state": item.state, "error_code": item.error_code,
+                  "error": item.error, "site": site_of(capture.final_url or capture.requested_url)}
+        params = {f"set_{name}": getattr(capture, name) for name in STORE_FIELDS if name not in values}
+        params.update({f"set_{name}": value for name, value in values.items()}, capture_id=capture.id)
+        updates.append(params)
+        changed.append(values)
+    connection.execute(_STORE, updates)                    # one executemany
+    rows = {row.stored_id: row for row in connection.execute(
+        _STORED_ROWS, {"capture_ids": [item.capture.id for item in items]})}
+    records = []
+    for item, values in zip(items, changed):
+        capture = item.capture
+        row = rows.get(capture.id)
+        if row is None:
+            raise NoResultFound(f"capture {capture.id} was deleted while it was being captured")
+        for name, value in (*values.items(), *row._mapping.items()):
+            if name != "stored_id":
+                setattr(capture, name, value)
+        records += _record_rows(capture.id, values["warc_file_id"], item.written.records)
     if records:
-        session.execute(_INSERT_RECORDS, records)     # one executemany
+        connection.execute(_INSERT_RECORDS, records)     # one executemany
 
 
 def _record_rows(capture_id: int, warc_file_id: int, locations) -> list[dict]:

@@ -85,6 +85,26 @@ def test_the_same_url_twice_in_one_batch_is_compared_with_the_first(ctx, fixture
     assert (b.change, b.previous_id, b.revisit_of) == ("unchanged", first, first)
 
 
+def test_each_capture_of_a_batch_is_compared_with_the_previous_one_of_its_own_url(database_url, make_ctx,
+                                                                                 fixture_site):
+    ctx = make_ctx(database_url=database_url)
+    stable, revised = fixture_site.url("/changes/stable"), fixture_site.url("/changes/revised")
+    earlier = submit(ctx, [stable, revised])
+    run_captures(ctx, earlier)                  # a task before this one
+    # the previous captures of the URLs the task is given are read together; a redirect
+    # ends on a URL it was not given, asked about on its own
+    ids = submit(ctx, [stable, fixture_site.url("/article?batch-new"), revised,
+                       fixture_site.url("/redirect-to?url=/changes/stable")])
+    run_captures(ctx, ids)
+    again, new, revised_again, redirected = rows(ctx, ids)
+    assert (again.change, again.previous_id, again.revisit_of) == ("unchanged", earlier[0], earlier[0])
+    assert (new.change, new.previous_id) == ("first", None)
+    assert (revised_again.change, revised_again.previous_id) == ("changed", earlier[1])
+    # its final URL's latest capture is the one this task stored first
+    assert redirected.final_url == stable
+    assert (redirected.change, redirected.previous_id) == ("unchanged", again.id)
+
+
 def test_a_capture_deleted_meanwhile_does_not_hold_back_the_others(ctx, fixture_site):
     ids = submit(ctx, [fixture_site.url(f"/article?gone={n}") for n in range(3)])
     victim = ids[1]
