@@ -143,10 +143,18 @@ def release(ctx: CaptureContext, capture_ids: list[int], task_id: str | None,
                                                                  Capture.state == QUEUED)))
 
 
+# built once: every batch task asks it first (workers/tasks.py), most often of nothing
+_STILL_FETCHING = (select(Capture.id)
+                   .where(Capture.id.in_(bindparam("capture_ids", expanding=True)),
+                          Capture.state == FETCHING,
+                          Capture.task_id.is_not_distinct_from(bindparam("task", type_=Capture.task_id.type))))
+
+
 def still_fetching(ctx: CaptureContext, capture_ids: list[int], task_id: str | None) -> list[int]:
+    """The captures this task holds as `fetching`: a run of it that died left them so."""
     with ctx.sessions() as session:
-        return sorted(session.scalars(select(Capture.id).where(Capture.id.in_(capture_ids),
-                                                                 _held_by(task_id))))
+        return sorted(session.connection().execute(
+            _STILL_FETCHING, {"capture_ids": list(capture_ids), "task": task_id}).scalars())
 
 
 def run_capture(ctx: CaptureContext, capture_id: int, task_id: str | None = None) -> Outcome:
