@@ -28,7 +28,9 @@ after a few warm-up captures (so process start and imports are not counted; wget
 start is, and costs it a few ms). Prints pages/s of both and their ratio, and the CPU
 time per page of wget, of our worker and web processes, and of the site while it serves
 each (it shares the two cores): the machine is shared, and pages/s move with what else
-runs; CPU per page moves much less.
+runs; CPU per page moves much less. Also the share of the machine's cores that stayed
+idle while each side ran (/proc/stat): wget in one process leaves about half; two worker
+processes that never waited would leave none.
 
     .venv/bin/python bench/capture.py                    # SQLite catalogue, as `make run`
     .venv/bin/python bench/capture.py --pages synthetic  # the text-heavy worst case
@@ -175,6 +177,18 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def machine_ticks() -> tuple[int, int]:
+    """(all, idle) clock ticks of the whole machine so far (Linux /proc/stat): how much of
+    the cores nobody used while a side ran."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields), fields[3] + fields[4]          # idle and iowait
+
+
+def idle_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    spent = after[0] - before[0]
+    return (after[1] - before[1]) / spent if spent else 0.0
+
+
 def own_cpu() -> float:
     """CPU seconds of this process: the site's threads, and the catalogue poll during ours.
     The site shares the two cores with what it serves, so what it costs each side counts."""
@@ -184,22 +198,24 @@ def own_cpu() -> float:
 
 # -- wget ----------------------------------------------------------------------------------
 
-def run_wget(urls: list[str], work: Path) -> tuple[float, float, float]:
-    """(seconds, CPU seconds, the site's CPU seconds) of one wget run over `urls`."""
+def run_wget(urls: list[str], work: Path) -> tuple[float, float, float, float]:
+    """(seconds, CPU seconds, the site's CPU seconds, the machine's idle share) of one wget
+    run over `urls`."""
     wget = shutil.which("wget")
     if wget is None:
         raise SystemExit("wget is not installed: apt-get install wget")
     work.mkdir(parents=True, exist_ok=True)
     listing = work / "urls.txt"
     listing.write_text("\n".join(urls) + "\n")
-    cpu, site, started = children_cpu(), own_cpu(), time.perf_counter()
+    cpu, site, ticks, started = children_cpu(), own_cpu(), machine_ticks(), time.perf_counter()
     subprocess.run([wget, "--quiet", "--warc-file", str(work / "wget"), "--no-warc-keep-log",
                     "--input-file", str(listing), "--directory-prefix", str(work / "files"),
                     "--delete-after", "--tries", "1"], check=True, cwd=work)
     elapsed, cpu, site = time.perf_counter() - started, children_cpu() - cpu, own_cpu() - site
+    idle = idle_share(ticks, machine_ticks())
     if not (work / "wget.warc.gz").stat().st_size:
         raise SystemExit("wget wrote an empty WARC")
-    return elapsed, cpu, site
+    return elapsed, cpu, site, idle
 
 
 # -- ours ----------------------------------------------------------------------------------
@@ -265,8 +281,8 @@ class Pipeline:
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
     def capture(self, urls: list[str], timeout: float = 600) -> tuple[float, dict[str, float]]:
-        """Submit `urls` in one POST; seconds until the catalogue has every one stored, and
-        the CPU seconds the worker and web processes used meanwhile.
+        """Submit `urls` in one POST; seconds until the catalogue has every one stored, the
+        CPU seconds the worker and web processes used meanwhile, and the machine's idle share.
 
         The catalogue is asked every 10 ms with one SQL string made once, on one
         connection: the bench shares the two cores with what it measures, and a poll
@@ -280,6 +296,7 @@ class Pipeline:
             web, worker = self.procs
             with engine.connect() as conn:
                 cpu = {"worker": tree_cpu(worker.pid), "web": tree_cpu(web.pid), "site": own_cpu()}
+                ticks = machine_ticks()
                 started = time.perf_counter()
                 answer = requests.post(self.base + "/api/v1/captures", json={"urls": urls}, timeout=60)
                 if answer.status_code != 202:
@@ -297,7 +314,7 @@ class Pipeline:
                     time.sleep(0.01)
                 elapsed = time.perf_counter() - started
                 cpu = {"worker": tree_cpu(worker.pid) - cpu["worker"], "web": tree_cpu(web.pid) - cpu["web"],
-                       "site": own_cpu() - cpu["site"]}
+                       "site": own_cpu() - cpu["site"], "idle": idle_share(ticks, machine_ticks())}
                 lost = conn.exec_driver_sql(
                     f"SELECT count(*) FROM captures WHERE id IN ({ids}) AND state = 'failed'").scalar()
             if lost:
@@ -346,12 +363,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for processes in [int(p) for p in args.processes.split(",")]:
             wget_times, our_times, wget_cpu, worker_cpu, web_cpu = [], [], [], [], []
-            site_wget, site_ours = [], []
+            site_wget, site_ours, idle_wget, idle_ours = [], [], [], []
             for r in range(args.rounds):
                 # each round: wget, then ours on a fresh data folder with its own page URLs
                 # (a query string per round, so no capture is a revisit of an earlier one)
                 urls = [site.url(f"{p}?r={processes}-{r}") for p in paths]
-                elapsed, cpu, site_cpu = run_wget(urls, work / f"wget-{processes}-{r}")
+                elapsed, cpu, site_cpu, idle = run_wget(urls, work / f"wget-{processes}-{r}")
+                idle_wget.append(idle)
                 wget_times.append(elapsed)
                 wget_cpu.append(cpu)
                 site_wget.append(site_cpu)
@@ -366,17 +384,20 @@ def main(argv: list[str] | None = None) -> int:
                     worker_cpu.append(cpu["worker"])
                     web_cpu.append(cpu["web"])
                     site_ours.append(cpu["site"])
+                    idle_ours.append(cpu["idle"])
                 finally:
                     pipe.stop()
             w, o = statistics.median(wget_times), statistics.median(our_times)
             per_page = [1000 * statistics.median(c) / len(paths)
                         for c in (wget_cpu, worker_cpu, web_cpu, site_wget, site_ours)]
-            rows.append((processes, len(paths) / w, len(paths) / o, per_page, wget_times, our_times))
+            idle = (100 * statistics.median(idle_wget), 100 * statistics.median(idle_ours))
+            rows.append((processes, len(paths) / w, len(paths) / o, per_page, idle, wget_times, our_times))
         print(f"{'worker processes':>16} {'wget pages/s':>13} {'ours pages/s':>13} {'ours/wget':>10}"
-              f"   CPU ms/page: wget | worker, web | site for wget, ours   rounds: wget s | ours s")
-        for processes, wps, ops, (wc, oc, ec, sw, so), wt, ot in rows:
+              f"   CPU ms/page: wget | worker, web | site for wget, ours   idle %: wget, ours"
+              f"   rounds: wget s | ours s")
+        for processes, wps, ops, (wc, oc, ec, sw, so), (iw, io), wt, ot in rows:
             print(f"{processes:>16} {wps:>13.1f} {ops:>13.1f} {ops / wps:>10.2f}   "
-                  f"{wc:>16.1f} | {oc:.1f}, {ec:.1f} | {sw:.2f}, {so:.2f}      "
+                  f"{wc:>16.1f} | {oc:.1f}, {ec:.1f} | {sw:.2f}, {so:.2f}      {iw:>9.0f}, {io:.0f}   "
                   f"{' '.join(f'{t:.2f}' for t in wt)} | {' '.join(f'{t:.2f}' for t in ot)}")
         print(f"load average at the end {os.getloadavg()[0]:.1f}")
         two = [row for row in rows if row[0] == 2]
