@@ -94,7 +94,7 @@ class Settings:
     warc_gzip_level: int = 2
     worker_concurrency: int = 2
     # captures one task runs and stores together (archiver/storing.py); 1: one task each
-    capture_batch: int = 8
+    capture_batch: int = 20
     task_soft_time_limit: int = 300
     task_time_limit: int = 360
     max_attempts: int = 5
@@ -185,7 +185,7 @@ class Settings:
             warc_gzip_level=_int(env, "ARCHIVER_WARC_GZIP_LEVEL", GZIP_DEFAULT_LEVELS.get(gzip_engine, 6),
                                  low=1, high=9),
             worker_concurrency=_int(env, "ARCHIVER_WORKER_CONCURRENCY", 2, low=1, high=256),
-            capture_batch=_int(env, "ARCHIVER_CAPTURE_BATCH", 8, low=1, high=100),
+            capture_batch=_int(env, "ARCHIVER_CAPTURE_BATCH", 20, low=1, high=100),
             task_soft_time_limit=_int(env, "ARCHIVER_TASK_SOFT_TIME_LIMIT", 300, low=1),
             task_time_limit=_int(env, "ARCHIVER_TASK_TIME_LIMIT", 360, low=1),
             max_attempts=_int(env, "ARCHIVER_MAX_ATTEMPTS", 5, low=1, high=100),
