@@ -146,8 +146,8 @@ def test_outside_the_block_each_fetch_asks_for_close_and_connects_anew(server, s
 def test_nothing_stays_open_after_the_block(server, settings):
     with kept_connections() as kept:
         fetch_all([server.url("/page/1")], settings)
-        assert kept._parked                       # parked while the block runs
-    assert not kept._parked
+        assert len(kept) == 1                     # parked while the block runs
+    assert len(kept) == 0
     fetch_all([server.url("/page/2")], settings)   # a new block, a new connection
     assert server.connections == 2
 
