@@ -93,6 +93,9 @@ class Settings:
     warc_gzip_engine: str = "isal"
     warc_gzip_level: int = 2
     worker_concurrency: int = 2
+    # tasks a worker process reserves from the broker, the one it runs included (Celery's
+    # prefetch multiplier): at 2 the next task is at hand when one ends (docs/deploy.md)
+    worker_prefetch: int = 2
     # captures one task runs and stores together (archiver/storing.py); 1: one task each
     capture_batch: int = 20
     task_soft_time_limit: int = 300
@@ -185,6 +188,7 @@ class Settings:
             warc_gzip_level=_int(env, "ARCHIVER_WARC_GZIP_LEVEL", GZIP_DEFAULT_LEVELS.get(gzip_engine, 6),
                                  low=1, high=9),
             worker_concurrency=_int(env, "ARCHIVER_WORKER_CONCURRENCY", 2, low=1, high=256),
+            worker_prefetch=_int(env, "ARCHIVER_WORKER_PREFETCH", 2, low=1, high=64),
             capture_batch=_int(env, "ARCHIVER_CAPTURE_BATCH", 20, low=1, high=100),
             task_soft_time_limit=_int(env, "ARCHIVER_TASK_SOFT_TIME_LIMIT", 300, low=1),
             task_time_limit=_int(env, "ARCHIVER_TASK_TIME_LIMIT", 360, low=1),

@@ -42,6 +42,14 @@ def test_worker_takes_both_kinds_by_default_with_the_concurrency_setting(tmp_pat
         worker_queues(s, "fixity")
 
 
+def test_prefetch_is_a_setting_with_bounds(tmp_path):
+    assert create_celery(settings_with(tmp_path)).conf.worker_prefetch_multiplier == 2
+    app = create_celery(settings_with(tmp_path, ARCHIVER_WORKER_PREFETCH="1"))
+    assert app.conf.worker_prefetch_multiplier == 1
+    with pytest.raises(ConfigError, match="ARCHIVER_WORKER_PREFETCH"):
+        settings_with(tmp_path, ARCHIVER_WORKER_PREFETCH="0")
+
+
 def test_archiver_worker_refuses_an_unknown_kind(tmp_path):
     done = subprocess.run([BIN / "archiver", "worker", "--queues", "capture,reindexing"], cwd=REPO,
                           env={"ARCHIVER_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},

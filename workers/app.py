@@ -55,7 +55,7 @@ def create_celery(settings: Settings) -> Celery:
         task_ignore_result=True,             # the catalogue is the record of truth, not results
         task_soft_time_limit=settings.task_soft_time_limit,
         task_time_limit=settings.task_time_limit,
-        worker_prefetch_multiplier=1,
+        worker_prefetch_multiplier=settings.worker_prefetch,
         worker_concurrency=settings.worker_concurrency,
         task_serializer="json",
         accept_content=["json"],
