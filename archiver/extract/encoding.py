@@ -63,14 +63,6 @@ def _try(data: bytes, encoding: str) -> str | None:
         return None
 
 
-def _is_utf8(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def decode(data: bytes, content_type: str | None = None) -> tuple[str, str]:
     """(text, encoding used). Never raises: the last resort replaces undecodable bytes."""
     bom = _bom(data)
@@ -83,8 +75,10 @@ def decode(data: bytes, content_type: str | None = None) -> tuple[str, str]:
             continue
         if declared in ("utf-16", "utf-16-le", "utf-16-be", "utf-32"):
             continue          # a UTF-16 page without a BOM declaring so in ASCII: nonsense
-        if declared != "utf-8" and _UTF8_LOOK.search(data) and _is_utf8(data):
-            return data.decode("utf-8"), "utf-8"   # UTF-8 mislabelled as a code page
+        if declared != "utf-8" and _UTF8_LOOK.search(data):
+            text = _try(data, "utf-8")      # one decoding both tests and reads it
+            if text is not None:
+                return text, "utf-8"        # UTF-8 mislabelled as a code page
         text = _try(data, declared)
         if text is not None:
             if declared in _LATIN and _looks_misread(text):
@@ -92,8 +86,9 @@ def decode(data: bytes, content_type: str | None = None) -> tuple[str, str]:
                 if detected[1] != declared:
                     return detected
             return text, declared
-    if _is_utf8(data):
-        return data.decode("utf-8"), "utf-8"
+    text = _try(data, "utf-8")
+    if text is not None:
+        return text, "utf-8"
     return _detect(data)
 
 

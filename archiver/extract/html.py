@@ -68,7 +68,8 @@ def extract_html(text: str, url: str | None = None, deadline: Deadline | None = 
     if container is None:
         container = body                    # no prose anywhere: keep what short text there is
     deadline.check()
-    article_blocks = render.blocks_within(page_blocks, spans, container, dropped)
+    article_blocks = render.blocks_within(page_blocks, spans, container, dropped,
+                                           deadline)
     if article_blocks is None:             # not a clean cut: walk the container again
         article_blocks = render.blocks(container, deadline, skip=dropped)
     text = _compose(article_blocks, title)

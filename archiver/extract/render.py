@@ -3,7 +3,8 @@
 Walks the tree with lxml's iterwalk (no recursion, so deep nesting is safe) and records,
 for each block, its text, how much of it is link text, and the tag that opened it.
 The article's blocks are usually cut out of the page's (blocks_within) rather than
-walked a second time; the cut is taken only where it is provably the same.
+walked a second time: only the paragraph or other block around a left-out element that
+does not cut cleanly is walked again. The cut is taken only where it is provably the same.
 """
 from __future__ import annotations
 
@@ -77,31 +78,65 @@ def blocks_and_spans(root, deadline: Deadline | None = None) -> tuple[list[Block
     return _walk(root, deadline or NoDeadline(), frozenset(), spans), spans
 
 
-def blocks_within(all_blocks: list[Block], spans: Spans, container, skip) -> list[Block] | None:
+def blocks_within(all_blocks: list[Block], spans: Spans, container, skip,
+                  deadline: Deadline | None = None) -> list[Block] | None:
     """blocks(container, skip=skip), cut out of blocks_and_spans() of an enclosing tree, or
     None where that would not be exactly the same, so the caller walks the container.
 
-    The cut is exact when the container is a block element outside any link or list
-    (its blocks then open and close as in a walk of its own), and every outermost
-    skipped element inside it is a block element with no text pending before it and no
-    link text in its tail: skipping it then only removes the blocks rendered inside it."""
+    The cut is exact when the container is a block element outside any link or list:
+    its blocks then open and close as in a walk of its own, and so do those of every
+    such block element inside it. Skipping an outermost skipped element inside it only
+    removes the blocks rendered inside it when it is a block element with no text
+    pending before it and no link text in its tail. Any other skipped element (an
+    inline ad inside a paragraph) changes only the blocks of the nearest block element
+    around it that is outside any link or list: that element alone is walked again,
+    with the skip, and its blocks replace the ones rendered inside it."""
     span = spans.get(container)
     if span is None or span.in_link or span.lists or container in skip:
         return None
-    cuts = []
+    pieces = []             # (start, end, element walked again or None for a plain cut)
     for element in _outermost_inside(container, skip):
         inner = spans.get(element)
-        if inner is None or not inner.blank_before:
+        if _cuts_cleanly(element, inner):
+            pieces.append((inner.start, inner.end, None))
+            continue
+        around = _walkable_block_around(element, container, spans)
+        if around is None:
             return None
-        if inner.in_link and element.tail and element.tail.strip():
-            return None
-        cuts.append((inner.start, inner.end))
+        pieces.append(around)
     kept, position = [], span.start
-    for start, end in sorted(cuts):
+    # A piece that renders nothing is left as it is: all its text is blank, and skipping
+    # only takes text away. Pieces that render something either nest or do not overlap,
+    # so once sorted, one that starts before the end of the last piece taken is in it.
+    for start, end, element in sorted((p for p in pieces if p[0] < p[1]),
+                                      key=lambda p: (p[0], -p[1])):
+        if start < position:
+            continue
         kept.extend(all_blocks[position:start])
-        position = max(position, end)
+        if element is not None:
+            kept.extend(_walk(element, deadline or NoDeadline(), skip, None))
+        position = end
     kept.extend(all_blocks[position:span.end])
     return kept
+
+
+def _cuts_cleanly(element, span: Span | None) -> bool:
+    """True if skipping element only removes the blocks rendered inside it."""
+    if span is None or not span.blank_before:
+        return False
+    return not (span.in_link and element.tail and element.tail.strip())
+
+
+def _walkable_block_around(element, container, spans: Spans) -> tuple | None:
+    """(start, end, node) of the nearest block element strictly between element and
+    container that sits outside any link or list; None if there is none."""
+    for node in element.iterancestors():
+        if node is container:
+            return None
+        opened = spans.opened.get(node)
+        if opened is not None and not opened[2] and not opened[3]:
+            return opened[0], spans.closed[node], node
+    return None
 
 
 def _outermost_inside(container, elements) -> list:
@@ -182,19 +217,16 @@ def _walk(root, deadline: Deadline, skip, spans: Spans | None) -> list[Block]:
     if spans is not None:
         opened, closed = spans.opened, spans.closed
     walker = etree.iterwalk(root, events=("start", "end"))
-    skipping = None
     for event, el in walker:
-        if skipping is not None:
-            if el is skipping:                # its end event: only the tail counts
-                skipping = None
-                tail = el.tail
-                if tail:
-                    parts.append(tail)
-            continue
         if event == "start":
             if skip and el in skip:
+                # Past its subtree, the next event is its end, taken here rather than
+                # telling each event of the walk whether a subtree is being skipped.
                 walker.skip_subtree()
-                skipping = el
+                next(walker)
+                tail = el.tail                # only the tail counts
+                if tail:
+                    parts.append(tail)
                 continue
             tag = el.tag
             if tag in BLOCK_TAGS:
