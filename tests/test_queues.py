@@ -13,7 +13,8 @@ from archiver.cli import _worker_argv, worker_queues
 from archiver.config import ConfigError, Settings
 from tests.conftest import REPO
 from tests.live_service import BIN
-from workers.app import CAPTURE_TASKS, MAINTENANCE_TASKS, create_celery, send_capture, send_capture_batch
+from workers.app import (CAPTURE_TASKS, MAINTENANCE_TASKS, create_celery, send_capture, send_capture_batch,
+                         visibility_timeout)
 
 
 def settings_with(tmp_path, **env) -> Settings:
@@ -48,6 +49,16 @@ def test_prefetch_is_a_setting_with_bounds(tmp_path):
     assert app.conf.worker_prefetch_multiplier == 1
     with pytest.raises(ConfigError, match="ARCHIVER_WORKER_PREFETCH"):
         settings_with(tmp_path, ARCHIVER_WORKER_PREFETCH="0")
+
+
+def test_visibility_timeout_outlasts_every_batch_a_process_holds(tmp_path):
+    # a reserved batch may wait behind the running one, each up to its hard limit, before
+    # it is acknowledged: Redis must not deliver it again to another worker meanwhile
+    for prefetch in ("1", "2", "4"):
+        s = settings_with(tmp_path, ARCHIVER_WORKER_PREFETCH=prefetch, ARCHIVER_CAPTURE_BATCH="20")
+        timeout = create_celery(s).conf.broker_transport_options["visibility_timeout"]
+        assert timeout == visibility_timeout(s)
+        assert timeout > s.worker_prefetch * s.capture_batch * s.task_time_limit
 
 
 def test_archiver_worker_refuses_an_unknown_kind(tmp_path):

@@ -28,12 +28,18 @@ def task_routes(settings: Settings) -> dict[str, dict[str, str]]:
     return routes
 
 
+def visibility_timeout(settings: Settings) -> int:
+    return settings.task_time_limit * settings.capture_batch * (settings.worker_prefetch + 1) + 60
+
+
 def create_celery(settings: Settings) -> Celery:
     app = Celery("archiver", broker=settings.broker_url, include=TASK_MODULES)
     transport_options: dict = {
-        # Redis re-delivers unacknowledged tasks after this long: keep it above the hard
-        # limit of the longest task, a batch of captures (send_capture_batch).
-        "visibility_timeout": settings.task_time_limit * settings.capture_batch * 2 + 60,
+        # Redis re-delivers unacknowledged tasks after this long, counted from when a worker
+        # reserved the task: keep it above the hard limit of the longest task, a batch of
+        # captures (send_capture_batch), for each task a process may hold (prefetch), the
+        # one it waits behind included, with a margin of one batch more.
+        "visibility_timeout": visibility_timeout(settings),
     }
     if settings.broker_url.startswith("filesystem"):
         queue_dir = settings.broker_dir / "queue"
