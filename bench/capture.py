@@ -27,11 +27,11 @@ for N = 1 and 2 worker processes (Celery pool processes), each on a fresh data f
 after warm-up captures of the same pages under other URLs, enough to go to the workers as
 full batches (SPREAD_TASKS tasks of ARCHIVER_CAPTURE_BATCH captures): a worker runs for
 days, so its process start, imports, and the first use of each SQL statement, regular
-expression and cache are not counted (about 12% of the worker's CPU over the 200 pages
-when they were; wget's own start is counted, and costs it a few ms). Prints pages/s of both and their ratio, and the CPU
-time per page of wget, of our worker and web processes, and of the site while it serves
-each (it shares the two cores): the machine is shared, and pages/s move with what else
-runs; CPU per page moves much less. Also the share of the machine's cores that stayed
+expression and cache are not counted (3 to 21% of the worker's CPU over the 200 pages in
+three paired runs when they were; wget's own start is counted, and costs it a few ms).
+Prints pages/s of both and their ratio, and the CPU time per page of wget, of our worker
+and web processes, and of the site while it serves each (it shares the two cores): the
+machine is shared, and pages/s move with what else runs; CPU per page moves less. Also the share of the machine's cores that stayed
 idle while each side ran (/proc/stat): wget in one process leaves about half; two worker
 processes that never waited would leave none.
 

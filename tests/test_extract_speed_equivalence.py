@@ -33,10 +33,13 @@ def test_blocks_within_equals_a_walk_of_the_container(markup):
     body = parse(f"<html><body>{markup}</body></html>").find("body")
     page, spans = render.blocks_and_spans(body)
     skip = set(body.xpath("//*[@class='ad']"))
+    cuts = 0
     for element in [body] + list(body.iter()):
         cut = render.blocks_within(page, spans, element, skip)
         if cut is not None:
             assert cut == render.blocks(element, None, skip)
+            cuts += 1
+    assert cuts > 0           # the page's container at least is cut, not walked
 
 
 def test_a_skipped_span_inside_a_paragraph_is_cut_without_walking_the_container():

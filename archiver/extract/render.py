@@ -133,9 +133,9 @@ def _walkable_block_around(element, container, spans: Spans) -> tuple | None:
     for node in element.iterancestors():
         if node is container:
             return None
-        opened = spans.opened.get(node)
-        if opened is not None and not opened[2] and not opened[3]:
-            return opened[0], spans.closed[node], node
+        span = spans.get(node)
+        if span is not None and not span.in_link and not span.lists:
+            return span.start, span.end, node
     return None
 
 
