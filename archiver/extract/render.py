@@ -8,6 +8,7 @@ does not cut cleanly is walked again. The cut is taken only where it is provably
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
@@ -190,7 +191,39 @@ def normalise_space(text: str) -> str:
 LISTS = frozenset(("ul", "ol"))
 
 
+def _load_compiled_walk():
+    """compiled_walk.walk where it is built for the lxml that is installed, else None.
+
+    It reads lxml's element proxies by their C layout, which only the lxml it was built
+    against is known to have; `make install` builds it against the installed one."""
+    try:
+        from archiver.extract import compiled_walk
+    except (ImportError, ValueError) as exc:      # not built, or built for another lxml
+        logging.getLogger(__name__).warning(
+            "the compiled walk is not available (%s): text extraction runs in Python, "
+            "slower; `make install` builds it", exc)
+        return None
+    if compiled_walk.BUILT_FOR != etree.__version__:
+        logging.getLogger(__name__).warning(
+            "the compiled walk was built for lxml %s, not the installed %s: text "
+            "extraction runs in Python, slower; `make install` builds it again",
+            compiled_walk.BUILT_FOR, etree.__version__)
+        return None
+    compiled_walk.configure(BLOCK_TAGS, LISTS, CELLS)
+    return compiled_walk.walk
+
+
+COMPILED_WALK = _load_compiled_walk()
+
+
 def _walk(root, deadline: Deadline, skip, spans: Spans | None) -> list[Block]:
+    if COMPILED_WALK is not None and isinstance(root, etree._Element):
+        return COMPILED_WALK(root, deadline, skip, spans, Block)
+    return walk_in_python(root, deadline, skip, spans)
+
+
+def walk_in_python(root, deadline: Deadline, skip, spans: Spans | None) -> list[Block]:
+    """The walk itself: compiled_walk.pyx does the same over libxml2's nodes."""
     out: list[Block] = []
     parts: list[str] = []
     link_chars = 0
