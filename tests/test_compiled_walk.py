@@ -1,7 +1,8 @@
-"""The compiled walk (archiver/extract/compiled_walk.pyx) gives exactly what the walk in
-Python gives: the same blocks, the same spans, the same deadline checks, on generated
-trees of every shape the walk tells apart, on the extraction tests' pages and, where the
-shared benchmark folder is beside the project, on its real pages."""
+"""The compiled passes (archiver/extract/compiled_walk.pyx) give exactly what the passes in
+Python give: the walk the same blocks, spans, errors and deadline checks, the furniture
+scan the same elements and kinds in the same order, on generated trees of every shape
+they tell apart, on the extraction tests' pages and, where the shared benchmark folder
+is beside the project, on its real pages."""
 from __future__ import annotations
 
 import gzip
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from archiver.extract import boilerplate, content, encoding, render
+from archiver.extract import boilerplate, compiled, content, encoding, render
 from archiver.extract.deadline import NoDeadline, TimedOut
 from archiver.extract.html import parse
 from tests.test_extract_speed_equivalence import PAGES
@@ -56,6 +57,20 @@ def assert_same(root, skip=frozenset(), with_spans=True):
     assert compiled == in_python
 
 
+ATTRIBUTES = ["", "", "", " class=ad", " hidden", " aria-hidden=true", " aria-hidden=false",
+              " role=navigation", " role=Navigation", " role=main", " role", " style='display: none'",
+              " style='color: red'", " class='site-nav'", " class=articleBody", " class='article-comments'",
+              " id=sidebar", " class='' id=''", " class=shareBar id=x", " class='caf\u00e9-menu'",
+              " class='a&amp;b nav'", " id='content-with-sidebar'", " class=story id=related",
+              " data-x=1", " class=sr-only", " class='off-screen'", " class=twitter-tweet"]
+
+
+def assert_same_furniture(root):
+    compiled = boilerplate.furniture(root)
+    assert boilerplate.COMPILED is not None
+    assert list(compiled.items()) == list(boilerplate.furniture_in_python(root).items())
+
+
 def random_markup(rng: random.Random, depth: int = 0) -> str:
     out = []
     for _ in range(rng.randint(0, 5 if depth < 5 else 1)):
@@ -67,8 +82,8 @@ def random_markup(rng: random.Random, depth: int = 0) -> str:
         elif roll < 0.45:
             out.append("<?pi x?>")
         else:
-            tag = rng.choice(BLOCKS if rng.random() < 0.5 else INLINE)
-            attrs = " class=ad" if rng.random() < 0.15 else ""
+            tag = rng.choice(BLOCKS if rng.random() < 0.5 else INLINE + ["header"])
+            attrs = "".join(rng.choice(ATTRIBUTES) for _ in range(rng.randint(0, 2)))
             out.append(f"<{tag}{attrs}>{random_markup(rng, depth + 1)}</{tag}>{rng.choice(TEXTS)}")
     return "".join(out)
 
@@ -94,6 +109,8 @@ def test_generated_trees_walk_the_same(seed):
             assert_same(start, skip, with_spans=rng.random() < 0.5)
         marked = set(root.xpath("//*[@class='ad']"))
         assert_same(root, marked)
+        assert_same_furniture(root)
+        assert_same_furniture(rng.choice(elements))
 
 
 @pytest.mark.parametrize("markup", PAGES)
@@ -116,6 +133,8 @@ def test_a_skipped_root_and_a_comment_root_walk_the_same():
         assert_same(node)
     assert_same(root, {comments[0]})
     assert_same(root)
+    for node in comments:
+        assert_same_furniture(node)
 
 
 def test_text_nodes_left_side_by_side_walk_the_same():
@@ -149,8 +168,8 @@ def test_the_deadline_is_checked_as_often():
 def test_a_walk_built_for_another_lxml_is_not_taken(monkeypatch, caplog):
     from archiver.extract import compiled_walk
     monkeypatch.setattr(compiled_walk, "BUILT_FOR", "0.0.1")
-    with caplog.at_level(logging.WARNING, logger="archiver.extract.render"):
-        assert render._load_compiled_walk() is None
+    with caplog.at_level(logging.WARNING, logger="archiver.extract.compiled"):
+        assert compiled.load() is None
     assert "built for lxml 0.0.1" in caplog.text and "make install" in caplog.text
 
 
@@ -168,9 +187,11 @@ def test_the_benchmark_pages_walk_the_same_at_every_step():
         if root is None:
             continue
         assert_same(root)
+        assert_same_furniture(root)
         body = root.find("body") if root.find("body") is not None else root
         boilerplate.strip_structural(body)
         assert_same(body)
+        assert_same_furniture(body)
         blocks, spans = render.blocks_and_spans(body)
         container, dropped = content.select(blocks, boilerplate.furniture(body), NoDeadline())
         if container is not None:

@@ -10,6 +10,8 @@ from functools import lru_cache
 
 from lxml import etree
 
+from archiver.extract.compiled import COMPILED
+
 # Elements whose whole subtree is never article text.
 DROP_TAGS = ("script", "style", "noscript", "template", "svg", "math", "canvas", "iframe",
              "object", "embed", "video", "audio", "source", "track", "map", "button",
@@ -168,6 +170,13 @@ def furniture(root, elements=None) -> dict:
     it holds most of the prose and the page's h1 (an <article> also tagged "breadcrumb"
     or "comment"); see content.select.
     """
+    if COMPILED is not None and isinstance(root, etree._Element):
+        return COMPILED.furniture(root, _ROLES, _HIDDEN_STYLE.search, classify_name, OTHER, LAYOUT)
+    return furniture_in_python(root, elements)
+
+
+def furniture_in_python(root, elements=None) -> dict:
+    """furniture(), in Python: compiled_walk.pyx does the same over libxml2's nodes."""
     found: dict = {}
     for el in root.iter(etree.Element) if elements is None else elements:
         if el.tag == "header":

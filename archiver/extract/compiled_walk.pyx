@@ -11,8 +11,7 @@ Python walk keeps one: a proxy for each block element (Block.element, the Spans'
 and a str for each text.
 """
 from cpython.unicode cimport PyUnicode_DecodeUTF8
-from libc.string cimport strlen
-from libc.string cimport memset
+from libc.string cimport memset, strcmp, strlen
 from lxml.includes.tree cimport const_xmlChar, xmlNode
 from lxml.includes cimport tree
 cimport lxml.includes.etreepublic as cetree
@@ -292,3 +291,112 @@ def walk(cetree._Element root not None, deadline, skip, spans, block):
     if w.parts:
         w.flush()
     return w.out
+
+
+# -- furniture: boilerplate.furniture's scan of every element's attributes ---------------
+
+cdef inline bint _named(const_xmlChar* name, const char* wanted) noexcept:
+    return strcmp(<const char*>name, wanted) == 0
+
+
+cdef object _attribute_value(cetree._Document doc, xmlNode* node, tree.xmlAttr* attribute):
+    """As lxml's el.get(name) for this attribute: its text ("" for one without a value)."""
+    cdef xmlNode* child = attribute.children
+    if child is NULL:
+        return ""
+    if child.next is NULL and child.type == tree.XML_TEXT_NODE and child.content is not NULL:
+        return PyUnicode_DecodeUTF8(<const char*>child.content,
+                                    strlen(<const char*>child.content), NULL)
+    # entities or several pieces: as lxml puts them together
+    return cetree.elementFactory(doc, node).get((<bytes>attribute.name).decode("utf-8"))
+
+
+def furniture(cetree._Element root not None, roles, hidden_style, classify, other, layout):
+    """boilerplate.furniture(root): element -> `other` or `layout`, in document order.
+
+    roles, hidden_style and classify are boilerplate's _ROLES, _HIDDEN_STYLE.search and
+    classify_name, given so that the rules are stated in one place."""
+    cdef dict found = {}
+    cdef cetree._Document doc = root._doc
+    cdef xmlNode* top = root._c_node
+    cdef xmlNode* node = top
+    cdef xmlNode* child
+    cdef tree.xmlAttr* attribute
+    cdef tree.xmlAttr* role
+    cdef tree.xmlAttr* style
+    cdef tree.xmlAttr* classes
+    cdef tree.xmlAttr* ident
+    cdef tree.xmlAttr* aria_hidden
+    cdef bint hidden
+    if top.type != tree.XML_ELEMENT_NODE:
+        return found                   # a comment: root.iter(etree.Element) gives nothing
+    while True:
+        if node.ns is NULL and _named(node.name, "header"):
+            found[cetree.elementFactory(doc, node)] = other   # title, byline, dek
+        elif node.properties is not NULL:
+            hidden = False
+            role = style = classes = ident = aria_hidden = NULL
+            attribute = node.properties
+            while attribute is not NULL:
+                # el.get(name) reads the first attribute of that name without a namespace
+                if attribute.ns is NULL:
+                    if _named(attribute.name, "hidden"):
+                        hidden = True
+                    elif _named(attribute.name, "aria-hidden"):
+                        if aria_hidden is NULL:
+                            aria_hidden = attribute
+                    elif _named(attribute.name, "role"):
+                        if role is NULL:
+                            role = attribute
+                    elif _named(attribute.name, "style"):
+                        if style is NULL:
+                            style = attribute
+                    elif _named(attribute.name, "class"):
+                        if classes is NULL:
+                            classes = attribute
+                    elif _named(attribute.name, "id"):
+                        if ident is NULL:
+                            ident = attribute
+                attribute = attribute.next
+            kind = _furniture_kind(doc, node, hidden, aria_hidden, role, style, classes, ident,
+                                   roles, hidden_style, classify, other, layout)
+            if kind is not None:
+                found[cetree.elementFactory(doc, node)] = kind
+        # the next element in document order
+        child = _next_walked(node.children)
+        if child is not NULL:
+            node = child
+            continue
+        while node is not top:
+            child = _next_walked(node.next)
+            if child is not NULL:
+                node = child
+                break
+            node = node.parent
+        else:
+            break
+    found.pop(root, None)
+    return found
+
+
+cdef object _furniture_kind(cetree._Document doc, xmlNode* node, bint hidden,
+                            tree.xmlAttr* aria_hidden, tree.xmlAttr* role,
+                            tree.xmlAttr* style, tree.xmlAttr* classes, tree.xmlAttr* ident,
+                            roles, hidden_style, classify, other, layout):
+    if hidden or (aria_hidden is not NULL and _attribute_value(doc, node, aria_hidden) == "true"):
+        return other
+    if role is not NULL:
+        value = _attribute_value(doc, node, role)
+        if value and value.lower() in roles:
+            return layout
+    if style is not NULL:
+        value = _attribute_value(doc, node, style)
+        if value and hidden_style(value):
+            return other
+    if classes is NULL and ident is NULL:
+        return None
+    name = ((_attribute_value(doc, node, classes) if classes is not NULL else "") + " " +
+            (_attribute_value(doc, node, ident) if ident is not NULL else ""))
+    if len(name) > 1:
+        return classify(name)
+    return None

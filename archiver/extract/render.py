@@ -8,12 +8,12 @@ does not cut cleanly is walked again. The cut is taken only where it is provably
 """
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 
 from lxml import etree
 
+from archiver.extract.compiled import COMPILED
 from archiver.extract.deadline import Deadline, NoDeadline
 
 BLOCK_TAGS = frozenset((
@@ -191,29 +191,9 @@ def normalise_space(text: str) -> str:
 LISTS = frozenset(("ul", "ol"))
 
 
-def _load_compiled_walk():
-    """compiled_walk.walk where it is built for the lxml that is installed, else None.
-
-    It reads lxml's element proxies by their C layout, which only the lxml it was built
-    against is known to have; `make install` builds it against the installed one."""
-    try:
-        from archiver.extract import compiled_walk
-    except (ImportError, ValueError) as exc:      # not built, or built for another lxml
-        logging.getLogger(__name__).warning(
-            "the compiled walk is not available (%s): text extraction runs in Python, "
-            "slower; `make install` builds it", exc)
-        return None
-    if compiled_walk.BUILT_FOR != etree.__version__:
-        logging.getLogger(__name__).warning(
-            "the compiled walk was built for lxml %s, not the installed %s: text "
-            "extraction runs in Python, slower; `make install` builds it again",
-            compiled_walk.BUILT_FOR, etree.__version__)
-        return None
-    compiled_walk.configure(BLOCK_TAGS, LISTS, CELLS)
-    return compiled_walk.walk
-
-
-COMPILED_WALK = _load_compiled_walk()
+if COMPILED is not None:
+    COMPILED.configure(BLOCK_TAGS, LISTS, CELLS)
+COMPILED_WALK = COMPILED.walk if COMPILED is not None else None
 
 
 def _walk(root, deadline: Deadline, skip, spans: Spans | None) -> list[Block]:
