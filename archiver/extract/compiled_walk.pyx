@@ -299,6 +299,48 @@ cdef inline bint _named(const_xmlChar* name, const char* wanted) noexcept:
     return strcmp(<const char*>name, wanted) == 0
 
 
+cdef xmlNode* _next_in_document(xmlNode* node, xmlNode* top) noexcept:
+    """The element after node in document order, inside top; NULL past the last."""
+    cdef xmlNode* after = _next_walked(node.children)
+    if after is not NULL:
+        return after
+    while node is not top:
+        after = _next_walked(node.next)
+        if after is not NULL:
+            return after
+        node = node.parent
+    return NULL
+
+
+# the attributes furniture() reads, by slot
+cdef enum:
+    HIDDEN = 0
+    ARIA_HIDDEN = 1
+    ROLE = 2
+    STYLE = 3
+    CLASS = 4
+    ID = 5
+    WATCHED = 6
+
+
+cdef const char* _WATCHED_NAMES[WATCHED]
+_WATCHED_NAMES[HIDDEN] = "hidden"
+_WATCHED_NAMES[ARIA_HIDDEN] = "aria-hidden"
+_WATCHED_NAMES[ROLE] = "role"
+_WATCHED_NAMES[STYLE] = "style"
+_WATCHED_NAMES[CLASS] = "class"
+_WATCHED_NAMES[ID] = "id"
+
+
+cdef int _watched_slot(const_xmlChar* name) noexcept:
+    """The slot of an attribute furniture() reads, or -1."""
+    cdef int slot
+    for slot in range(WATCHED):
+        if strcmp(<const char*>name, _WATCHED_NAMES[slot]) == 0:
+            return slot
+    return -1
+
+
 cdef object _attribute_value(cetree._Document doc, xmlNode* node, tree.xmlAttr* attribute):
     """As lxml's el.get(name) for this attribute: its text ("" for one without a value)."""
     cdef xmlNode* child = attribute.children
@@ -320,83 +362,52 @@ def furniture(cetree._Element root not None, roles, hidden_style, classify, othe
     cdef cetree._Document doc = root._doc
     cdef xmlNode* top = root._c_node
     cdef xmlNode* node = top
-    cdef xmlNode* child
     cdef tree.xmlAttr* attribute
-    cdef tree.xmlAttr* role
-    cdef tree.xmlAttr* style
-    cdef tree.xmlAttr* classes
-    cdef tree.xmlAttr* ident
-    cdef tree.xmlAttr* aria_hidden
-    cdef bint hidden
+    cdef tree.xmlAttr* watched[WATCHED]
+    cdef int slot
     if top.type != tree.XML_ELEMENT_NODE:
         return found                   # a comment: root.iter(etree.Element) gives nothing
     while True:
         if node.ns is NULL and _named(node.name, "header"):
             found[cetree.elementFactory(doc, node)] = other   # title, byline, dek
         elif node.properties is not NULL:
-            hidden = False
-            role = style = classes = ident = aria_hidden = NULL
+            memset(watched, 0, sizeof(watched))
             attribute = node.properties
             while attribute is not NULL:
                 # el.get(name) reads the first attribute of that name without a namespace
                 if attribute.ns is NULL:
-                    if _named(attribute.name, "hidden"):
-                        hidden = True
-                    elif _named(attribute.name, "aria-hidden"):
-                        if aria_hidden is NULL:
-                            aria_hidden = attribute
-                    elif _named(attribute.name, "role"):
-                        if role is NULL:
-                            role = attribute
-                    elif _named(attribute.name, "style"):
-                        if style is NULL:
-                            style = attribute
-                    elif _named(attribute.name, "class"):
-                        if classes is NULL:
-                            classes = attribute
-                    elif _named(attribute.name, "id"):
-                        if ident is NULL:
-                            ident = attribute
+                    slot = _watched_slot(attribute.name)
+                    if slot >= 0 and watched[slot] is NULL:
+                        watched[slot] = attribute
                 attribute = attribute.next
-            kind = _furniture_kind(doc, node, hidden, aria_hidden, role, style, classes, ident,
-                                   roles, hidden_style, classify, other, layout)
+            kind = _furniture_kind(doc, node, watched, roles, hidden_style, classify, other, layout)
             if kind is not None:
                 found[cetree.elementFactory(doc, node)] = kind
-        # the next element in document order
-        child = _next_walked(node.children)
-        if child is not NULL:
-            node = child
-            continue
-        while node is not top:
-            child = _next_walked(node.next)
-            if child is not NULL:
-                node = child
-                break
-            node = node.parent
-        else:
+        node = _next_in_document(node, top)
+        if node is NULL:
             break
     found.pop(root, None)
     return found
 
 
-cdef object _furniture_kind(cetree._Document doc, xmlNode* node, bint hidden,
-                            tree.xmlAttr* aria_hidden, tree.xmlAttr* role,
-                            tree.xmlAttr* style, tree.xmlAttr* classes, tree.xmlAttr* ident,
+cdef object _furniture_kind(cetree._Document doc, xmlNode* node, tree.xmlAttr** watched,
                             roles, hidden_style, classify, other, layout):
-    if hidden or (aria_hidden is not NULL and _attribute_value(doc, node, aria_hidden) == "true"):
+    cdef tree.xmlAttr* aria_hidden = watched[ARIA_HIDDEN]
+    if watched[HIDDEN] is not NULL or (
+            aria_hidden is not NULL and _attribute_value(doc, node, aria_hidden) == "true"):
         return other
-    if role is not NULL:
-        value = _attribute_value(doc, node, role)
+    if watched[ROLE] is not NULL:
+        value = _attribute_value(doc, node, watched[ROLE])
         if value and value.lower() in roles:
             return layout
-    if style is not NULL:
-        value = _attribute_value(doc, node, style)
+    if watched[STYLE] is not NULL:
+        value = _attribute_value(doc, node, watched[STYLE])
         if value and hidden_style(value):
             return other
-    if classes is NULL and ident is NULL:
+    if watched[CLASS] is NULL and watched[ID] is NULL:
         return None
-    name = ((_attribute_value(doc, node, classes) if classes is not NULL else "") + " " +
-            (_attribute_value(doc, node, ident) if ident is not NULL else ""))
+    name = ((_attribute_value(doc, node, watched[CLASS]) if watched[CLASS] is not NULL else "")
+            + " " + (_attribute_value(doc, node, watched[ID]) if watched[ID] is not NULL else ""))
     if len(name) > 1:
         return classify(name)
     return None
