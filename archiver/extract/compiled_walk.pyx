@@ -1,14 +1,14 @@
 # cython: language_level=3
-"""render._walk over libxml2's nodes instead of lxml's iterwalk: the same blocks and
-spans, for much less of the CPU (docs/extraction.md, "The compiled walk").
+"""render._walk and boilerplate.furniture over libxml2's nodes instead of lxml's Python
+API: the same output for a third of the CPU (docs/extraction.md, "The compiled passes").
 
-render.py holds the walk in Python, says what it does, and picks this one when it is
-built for the lxml that is installed; tests/test_compiled_walk.py checks that both give
-the same on every input they are given. Only the nodes' fields are read here (type,
-name, ns, children, next, parent, content, _private); no libxml2 function is called, so
-nothing links against the libxml2 inside lxml. Python objects are made only where the
-Python walk keeps one: a proxy for each block element (Block.element, the Spans' keys)
-and a str for each text.
+render.py and boilerplate.py hold both passes in Python and say what they do;
+compiled.py takes this module where it is built for the lxml that is installed;
+tests/test_compiled_walk.py checks that both give the same on every input they are
+given. Only the nodes' fields are read here (type, name, ns, children, next, parent,
+content, properties, _private); no libxml2 function is called, so nothing links against
+the libxml2 inside lxml. Python objects are made only where the Python passes keep one:
+a proxy for each block element and each piece of furniture, a str for each text.
 """
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.string cimport memset, strcmp, strlen
