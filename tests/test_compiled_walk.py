@@ -53,8 +53,8 @@ def walk_both(root, skip=frozenset(), with_spans=True):
 
 
 def assert_same(root, skip=frozenset(), with_spans=True):
-    in_python, compiled = walk_both(root, skip, with_spans)
-    assert compiled == in_python
+    in_python, from_compiled = walk_both(root, skip, with_spans)
+    assert from_compiled == in_python
 
 
 ATTRIBUTES = ["", "", "", " class=ad", " hidden", " aria-hidden=true", " aria-hidden=false",
@@ -66,9 +66,9 @@ ATTRIBUTES = ["", "", "", " class=ad", " hidden", " aria-hidden=true", " aria-hi
 
 
 def assert_same_furniture(root):
-    compiled = boilerplate.furniture(root)
+    from_compiled = boilerplate.furniture(root)
     assert boilerplate.COMPILED is not None
-    assert list(compiled.items()) == list(boilerplate.furniture_in_python(root).items())
+    assert list(from_compiled.items()) == list(boilerplate.furniture_in_python(root).items())
 
 
 def random_markup(rng: random.Random, depth: int = 0) -> str:

@@ -19,7 +19,7 @@ cimport lxml.includes.etreepublic as cetree
 cetree.import_lxml__etree()
 
 # The lxml whose headers this was built with: the layout of its proxies is only known
-# for that one (render.py takes this module only when the installed lxml is the same).
+# for that one (compiled.py takes this module only when the installed lxml is the same).
 BUILT_FOR = cetree.LXML_VERSION_STRING.decode("ascii")
 
 cdef enum:
