@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from json.encoder import encode_basestring_ascii
+from typing import NamedTuple
 
 WARC_VERSIONS = ("WARC/1.1", "WARC/1.0")
 HTTP_SCHEMES = ("http:", "https:")                 # warcio parses HTTP heads of these only
@@ -35,16 +35,14 @@ END_OF_HEADERS = b"\r\n\r\n"
 PLAIN_DATE = re.compile(r"([1-9][0-9]{3})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]+)?Z")
 
 
-@dataclass(frozen=True, slots=True)
-class HttpHead:
+class HttpHead(NamedTuple):
     """What cdxj-indexer reads of a record's HTTP head."""
     status_code: str            # StatusAndHeaders.get_statuscode()
     content_type: str | None
     present: bool               # the StatusAndHeaders is true: a status or some header
 
 
-@dataclass(frozen=True, slots=True)
-class Head:
+class Head(NamedTuple):
     """What cdxj-indexer's default fields read of a record, from its kept head."""
     record_type: str | None
     target_uri: str
@@ -70,9 +68,8 @@ def read_head(head: bytes) -> Head | None:
         http = _http_part(head[end + len(END_OF_HEADERS):], record_type, fields.get("content-length"))
         if http is False:
             return None
-    return Head(record_type=record_type, target_uri=uri, date=fields.get("warc-date"),
-                payload_digest=fields.get("warc-payload-digest"),
-                content_type=fields.get("content-type"), http=http)
+    return Head(record_type, uri, fields.get("warc-date"), fields.get("warc-payload-digest"),
+                fields.get("content-type"), http)
 
 
 def _http_part(rest: bytes, record_type: str, content_length: str | None) -> HttpHead | None | bool:
@@ -92,8 +89,7 @@ def _http_part(rest: bytes, record_type: str, content_length: str | None) -> Htt
     status, fields = block
     parts = status.split(" ", 1)
     statusline = parts[1].strip() if len(parts) > 1 else ""    # after the protocol
-    return HttpHead(status_code=statusline.split(" ", 1)[0], content_type=fields.get("content-type"),
-                    present=bool(statusline or fields))
+    return HttpHead(statusline.split(" ", 1)[0], fields.get("content-type"), bool(statusline or fields))
 
 
 def block_length(value: str | None) -> int | None:
