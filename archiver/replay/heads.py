@@ -132,7 +132,7 @@ def head_line(head: Head, offset: int, length: int, filename: str) -> str | None
     mime = _mime(head)
     if mime is not None:
         fields.append(("mime", mime))
-    if head.record_type in HTTP_PARSED and head.http is not None and head.http.present:
+    if head.http is not None and head.http.present:      # a response's or revisit's
         fields.append(("status", head.http.status_code))
     if head.payload_digest is not None:
         fields.append(("digest", head.payload_digest))
@@ -170,7 +170,10 @@ def timestamp(date: str | None) -> str:
     if plain is None:
         return _warcio_timestamp(date)
     digits = plain.groups()
-    datetime(*map(int, digits))          # a date warcio's datetime refuses raises here too
+    try:
+        datetime(*map(int, digits))
+    except ValueError:                   # not a date: warcio says so in its words
+        return _warcio_timestamp(date)
     return "".join(digits)
 
 
