@@ -4,9 +4,10 @@ pywb reads `<data>/replay/indexes/` as one index: it binary-searches every `*.cd
 the folder and merges the answers. Each file is sorted; together they are a small
 log-structured merge tree:
 
-- `add_capture_to_index` indexes one capture's records with cdxj-indexer (from the heads
-  the WARC writer kept, or else from the records read back) and writes them, sorted, as a
-  new level-0 file (`L0-*.cdxj`): one small file per capture;
+- `add_capture_to_index` makes the lines cdxj-indexer makes of one capture's records
+  (from the heads the WARC writer kept, read as it reads them: archiver/replay/heads.py;
+  or else by cdxj-indexer from the records read back) and writes them, sorted, as a new
+  level-0 file (`L0-*.cdxj`): one small file per capture;
 - when a level holds `FANOUT` files, they are merged into one file of the next level, so a
   line is rewritten about log_FANOUT(lines) times in its life and a lookup opens at most
   FANOUT - 1 files per level;
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Protocol, TextIO
 
 from archiver.config import Settings
+from archiver.replay.heads import block_length, head_line, read_head
 from archiver.replay.paths import ReplayPaths
 from archiver.warc import record_bytes
 from archiver.warc.names import OPEN_SUFFIX
@@ -161,14 +163,28 @@ def head_lines(records: list[Located], filename: str) -> list[str] | None:
     """The lines cdxj-indexer makes of these records (in offset order) of `filename`, made
     from the heads the writer kept (RecordLocation.head) instead of the stored records.
 
-    warcio's record loader reads each head as cdxj-indexer's ArchiveIterator reads the
-    record, and cdxj-indexer's own code picks the record and makes its line; only where the
-    record is (offset, length) comes from the catalogue, as on the other paths. None when a
-    record has no head or parses oddly, or does not state its WARC-Payload-Digest (the
-    indexer would digest a payload the head lacks): then the records are read back.
+    Heads of the plain shape our writer produces are read in one pass (archiver/replay/heads.py,
+    proved against cdxj-indexer in tests/test_replay_heads.py); when any is not, warcio and
+    cdxj-indexer make the capture's lines (`indexer_head_lines`). Only where the record is
+    (offset, length) comes from the catalogue, as on the other paths. None when a record has
+    no head or parses oddly, or does not state its WARC-Payload-Digest (the indexer would
+    digest a payload the head lacks): then the records are read back.
     """
     if any(getattr(r, "head", None) is None for r in records):
         return None
+    heads = [read_head(r.head) for r in records]
+    if any(head is None for head in heads):
+        return indexer_head_lines(records, filename)
+    if not all(head.payload_digest for head in heads):
+        return None
+    lines = (head_line(head, r.offset, r.length, filename) for r, head in zip(records, heads))
+    return [line for line in lines if line is not None]
+
+
+def indexer_head_lines(records: list[Located], filename: str) -> list[str] | None:
+    """`head_lines` by warcio's record loader and cdxj-indexer's own code: the loader reads
+    each head as cdxj-indexer's ArchiveIterator reads the record, and cdxj-indexer picks the
+    record and makes its line. None as for `head_lines`."""
     from cdxj_indexer.main import CDXJIndexer   # only where indexing happens (workers, reindex)
     from warcio.recordloader import ArcWarcRecordLoader
 
@@ -223,7 +239,7 @@ def headers_only(member: bytes) -> bytes | None:
         uri = loader._ensure_target_uri_format(warc) or ""     # as warcio reads it: no <>
         kept = b""
         if (warc.get_header("WARC-Type") in loader.HTTP_RECORDS and uri.startswith(loader.HTTP_SCHEMES)
-                and _block_length(warc.get_header("Content-Length")) != 0):
+                and block_length(warc.get_header("Content-Length")) != 0):
             while (http_end := head.find(b"\r\n\r\n", end + 4)) < 0:
                 if not inflate_more():
                     return None
@@ -232,16 +248,6 @@ def headers_only(member: bytes) -> bytes | None:
         return None                  # not a gzip WARC record (an ARC file's): read it whole
     warc.replace_header("Content-Length", str(len(kept)))
     return warc.to_bytes() + kept + b"\r\n\r\n"
-
-
-def _block_length(value: str | None) -> int | None:
-    """Content-Length as warcio takes it: None when absent, 0 when not a length."""
-    if value is None:
-        return None
-    try:
-        return max(int(value), 0)
-    except ValueError:
-        return 0
 
 
 def add_capture_to_index(settings: Settings, storage, filename: str, records: Iterable[Located]) -> int:
