@@ -9,7 +9,6 @@ payload digest we write is the one `ArchiveIterator(check_digests=True)` recompu
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import json
@@ -25,6 +24,7 @@ from warcio.utils import Digester
 from warcio.warcwriter import WARCWriter
 
 from archiver.fetch.types import Exchange, FetchResult
+from archiver.warc.base32 import b32encode
 
 WARC_VERSION = "WARC/1.1"
 DIGEST_ALGORITHM = "sha256"
@@ -108,7 +108,7 @@ def warc_date(moment: datetime) -> str:
 
 
 def warc_digest(hasher) -> str:
-    return f"{DIGEST_ALGORITHM}:{base64.b32encode(hasher.digest()).decode('ascii')}"
+    return f"{DIGEST_ALGORITHM}:{b32encode(hasher.digest()).decode('ascii')}"
 
 
 class Sha256WARCWriter(WARCWriter):
@@ -243,7 +243,7 @@ def fetched_payload_digest(exchange: Exchange, length: int, header_length: int) 
             or exchange.payload_length != length - header_length):
         return None
     digest = bytes.fromhex(exchange.payload_sha256)
-    return f"{DIGEST_ALGORITHM}:{base64.b32encode(digest).decode('ascii')}"
+    return f"{DIGEST_ALGORITHM}:{b32encode(digest).decode('ascii')}"
 
 
 def response_payload_digest(exchange: Exchange) -> str | None:
