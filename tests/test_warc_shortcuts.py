@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import random
 
 import pytest
@@ -32,3 +33,47 @@ def test_base32_of_other_lengths_is_left_to_base64(size):
     for _ in range(200):
         data = rng.randbytes(size)
         assert b32encode(data) == base64.b32encode(data)
+
+
+# Pieces of HTTP heads, with every kind of line warcio's parser may take as blank: ASCII
+# whitespace, latin-1 and utf-8 spaces, bytes that are no utf-8 (decoded as latin-1).
+_PIECES = [
+    b"HTTP/1.1 200 OK\r\n", b"GET / HTTP/1.1\r\n", b"Content-Type: text/html\r\n", b"X: y\n",
+    b" folded on\r\n", b"\tfolded\n", b"no colon\r\n", b"Caf\xc3\xa9: cr\xc3\xa8me\r\n",
+    b"\r\n", b"\n", b" \r\n", b"\t\n", b"\x0b\x0c\r\n", b"\x1c\x1d\x1e\x1f\n", b"\r\r\n",
+    b"\x85\r\n", b"\xa0\n", b"\xa0\x85\r\n", b"\xc2\x85\r\n", b"\xc2\xa0\n", b"\xe3\x80\x80\r\n",
+    b"\xe3\x80\r\n", b"\x80\n", b"\xff \r\n", b"\xe2\x80\xa8\n", b"\r", b" ", b"x", b"\x00\n",
+    b"<html>body</html>", b"\xc2", b"\n\n",
+]
+
+
+def _heads(rng: random.Random, count: int):
+    for _ in range(count):
+        yield b"".join(rng.choices(_PIECES, k=rng.randint(0, 12)))
+
+
+def test_the_header_end_is_where_warcios_parser_stops_reading():
+    from archiver.warc.records import http_header_end, parsed_header_length
+
+    rng = random.Random(1)
+    for data in _heads(rng, 60_000):
+        expected = parsed_header_length(io.BytesIO(data), len(data))
+        assert http_header_end(data, complete=True) == expected, data
+        cut = rng.randint(0, len(data))
+        found = http_header_end(data[:cut], complete=False)
+        assert found is None or found == expected, (data, cut)
+        if expected < cut:      # the blank line is whole within the cut
+            assert found == expected, (data, cut)
+
+
+@pytest.mark.parametrize("header_bytes", [100, 16 * 1024 - 30, 16 * 1024, 40_000, 70_000])
+def test_headers_longer_than_the_probe_are_parsed(header_bytes):
+    from archiver.warc.records import http_header_length, parsed_header_length
+
+    line = b"X-Long: " + b"v" * 90 + b"\r\n"
+    head = b"HTTP/1.1 200 OK\r\n" + line * (header_bytes // len(line)) + b"\r\n"
+    for data in (head + b"body" * 1000, head, head[:-2], b"HTTP/1.1 200 OK\r\n" + b"v" * header_bytes):
+        stream = io.BytesIO(data)
+        for length in (len(data), len(data) - 1, len(head) // 2):
+            assert http_header_length(stream, length) == parsed_header_length(stream, length)
+            assert stream.tell() == 0

@@ -3,15 +3,17 @@
 The HTTP request and response blocks are written byte for byte as they crossed the wire:
 warcio's writer would re-serialise parsed HTTP headers (joining folded lines, re-encoding
 non-ASCII, normalising line ends), so for `request` and `response` records we compute the
-digests ourselves and hand warcio the exact bytes with no parsed headers. Where the HTTP
-headers end is decided by warcio's own header parser, the one its readers use, so the
-payload digest we write is the one `ArchiveIterator(check_digests=True)` recomputes.
+digests ourselves and hand warcio the exact bytes with no parsed headers. The HTTP
+headers end where warcio's own header parser, the one its readers use, stops reading them
+(`http_header_end` finds that line without parsing the headers), so the payload digest we
+write is the one `ArchiveIterator(check_digests=True)` recomputes.
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import json
+import re
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -149,6 +151,35 @@ class GzipMember:
             self._out.write(self._zip.flush(zlib.Z_FINISH))
 
 
+# Bytes of a line warcio's header parser may take as blank: it decodes each line (utf-8,
+# else latin-1) and takes it as blank when str.rstrip() leaves nothing. So ASCII
+# whitespace (but the newline ending it) and any non-ASCII byte: `_blank_to_warcio` decides.
+_ASCII_SPACE = bytes(c for c in range(128) if chr(c).isspace() and c != ord("\n"))
+_MAYBE_BLANK_LINE = re.compile(b"^[" + re.escape(_ASCII_SPACE) + rb"\x80-\xff]*(?:\n|\Z)",
+                               re.MULTILINE)
+HEAD_PROBE = 16 * 1024      # bytes read to find where the HTTP headers end; longer ones are parsed
+
+
+def _blank_to_warcio(line: bytes) -> bool:
+    return not StatusAndHeadersParser.decode_header(line).rstrip()
+
+
+def http_header_end(data: bytes, complete: bool) -> int | None:
+    """How many of `data`'s first bytes are the HTTP status line and headers: up to the
+    end of the first line (the status line too) that warcio's StatusAndHeadersParser
+    takes as blank, or all of them. That parser reads lines up to there and no further,
+    whatever the lines hold, so its header end is found without parsing the headers.
+    With `complete` false, `data` is only the start of the block: None when the headers
+    may go on past it."""
+    for match in _MAYBE_BLANK_LINE.finditer(data):
+        line = match.group()
+        if not line.endswith(b"\n"):           # data's last line, not ended
+            break
+        if _blank_to_warcio(line):
+            return match.end()
+    return len(data) if complete else None
+
+
 class _LineCounter:
     """Counts the bytes a header parser consumes through readline()."""
 
@@ -162,12 +193,9 @@ class _LineCounter:
         return line
 
 
-def http_header_length(stream: BinaryIO, length: int) -> int:
-    """How many of the first `length` bytes are the HTTP status line and headers.
-
-    The header end is where warcio's StatusAndHeadersParser (verify off, as its
-    ArchiveIterator uses it) stops reading. The stream is left at its start.
-    """
+def parsed_header_length(stream: BinaryIO, length: int) -> int:
+    """`http_header_length` by running warcio's StatusAndHeadersParser (verify off, as its
+    ArchiveIterator uses it) over the stream. The stream is left at its start."""
     stream.seek(0)
     counter = _LineCounter(LimitReader(stream, length))
     try:
@@ -176,6 +204,18 @@ def http_header_length(stream: BinaryIO, length: int) -> int:
         pass
     stream.seek(0)
     return counter.consumed
+
+
+def http_header_length(stream: BinaryIO, length: int) -> int:
+    """How many of the first `length` bytes are the HTTP status line and headers: where
+    warcio's header parser stops reading (`http_header_end` of their first HEAD_PROBE
+    bytes, or the parser itself when they do not tell). The stream is left at its start."""
+    wanted = min(length, HEAD_PROBE)
+    stream.seek(0)
+    probe = stream.read(wanted)
+    stream.seek(0)
+    end = http_header_end(probe, complete=wanted == length or len(probe) < wanted)
+    return end if end is not None else parsed_header_length(stream, length)
 
 
 def kept_http_head(stream: BinaryIO, header_length: int) -> bytes | None:
