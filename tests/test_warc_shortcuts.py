@@ -9,6 +9,9 @@ import base64
 import hashlib
 import io
 import random
+import uuid
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -23,7 +26,7 @@ def _digests(rng: random.Random, count: int) -> list[bytes]:
 
 def test_base32_of_a_digest_is_the_one_base64_writes():
     rng = random.Random(32)
-    for digest in _digests(rng, 50_000):
+    for digest in _digests(rng, 20_000):
         assert b32encode(digest) == base64.b32encode(digest), digest.hex()
 
 
@@ -56,7 +59,7 @@ def test_the_header_end_is_where_warcios_parser_stops_reading():
     from archiver.warc.records import http_header_end, parsed_header_length
 
     rng = random.Random(1)
-    for data in _heads(rng, 60_000):
+    for data in _heads(rng, 30_000):
         expected = parsed_header_length(io.BytesIO(data), len(data))
         assert http_header_end(data, complete=True) == expected, data
         cut = rng.randint(0, len(data))
@@ -77,3 +80,52 @@ def test_headers_longer_than_the_probe_are_parsed(header_bytes):
         for length in (len(data), len(data) - 1, len(head) // 2):
             assert http_header_length(stream, length) == parsed_header_length(stream, length)
             assert stream.tell() == 0
+
+
+def test_a_uuid_from_random_bytes_is_the_one_uuid4_makes_of_them():
+    from archiver.warc.record_ids import uuid4_text
+
+    rng = random.Random(4)
+    for raw in [bytes(16), b"\xff" * 16] + [rng.randbytes(16) for _ in range(20_000)]:
+        assert uuid4_text(raw) == str(uuid.UUID(bytes=raw, version=4)), raw.hex()
+
+
+def test_record_ids_are_urn_uuids_of_distinct_random_version_4_uuids():
+    from archiver.warc.record_ids import random_record_id
+
+    ids = [random_record_id() for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+    for record_id in ids[:2000]:
+        assert record_id.startswith("<urn:uuid:") and record_id.endswith(">")
+        parsed = uuid.UUID(record_id[len("<urn:uuid:"):-1])
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert f"<urn:uuid:{parsed}>" == record_id
+
+
+def _strftime_warc_date(moment: datetime) -> str:
+    """warc_date as it was written with strftime."""
+    moment = moment.astimezone(timezone.utc)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.microsecond:
+        text += f".{moment.microsecond:06d}"
+    return text + "Z"
+
+
+def test_warc_dates_are_the_ones_strftime_wrote():
+    from archiver.warc.records import warc_date
+
+    rng = random.Random(8601)
+    zones = [timezone.utc, timezone(timedelta(hours=2)), timezone(timedelta(hours=-9, minutes=-30)),
+             ZoneInfo("Europe/Berlin"), ZoneInfo("UTC")]
+    moments = [datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
+               datetime(2026, 1, 2, 3, 4, 5, 1, tzinfo=timezone.utc),
+               datetime(1, 1, 2, tzinfo=timezone.utc), datetime(999, 12, 31, 23, 59, 59, 5, tzinfo=timezone.utc),
+               datetime(1000, 1, 1, tzinfo=timezone.utc), datetime(9999, 12, 31, 12, tzinfo=timezone.utc)]
+    for _ in range(30_000):
+        moment = datetime(rng.randint(2, 9998), rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23),
+                          rng.randint(0, 59), rng.randint(0, 59), rng.choice([0, rng.randint(0, 999_999)]))
+        moments.append(moment.replace(tzinfo=rng.choice(zones)))
+    for moment in moments:
+        assert warc_date(moment) == _strftime_warc_date(moment), moment
+    with pytest.raises(ValueError, match="naive"):
+        warc_date(datetime(2026, 1, 2))

@@ -103,6 +103,13 @@ def warc_date(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError(f"WARC dates need an aware datetime, got naive {moment!r}")
     moment = moment.astimezone(timezone.utc)
+    if moment.year < 1000:      # as strftime wrote them before: the year unpadded
+        return _strftime_warc_date(moment)
+    # isoformat, in C, leaves out zero microseconds too; "+00:00" becomes "Z"
+    return moment.isoformat()[:-6] + "Z"
+
+
+def _strftime_warc_date(moment: datetime) -> str:
     text = moment.strftime("%Y-%m-%dT%H:%M:%S")
     if moment.microsecond:
         text += f".{moment.microsecond:06d}"

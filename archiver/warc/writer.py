@@ -18,7 +18,6 @@ import logging
 import os
 import platform
 import threading
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -29,6 +28,7 @@ from archiver import SOFTWARE_NAME, __version__
 from archiver.config import Settings
 from archiver.warc.compression import compressobj_factory
 from archiver.warc.names import OPEN_SUFFIX, warc_filename
+from archiver.warc.record_ids import random_record_id
 from archiver.warc.records import (
     CONFORMS_TO, CaptureRecords, GzipMember, RecordLocation, Sha256WARCWriter, plan_capture,
     warcinfo_record,
@@ -147,7 +147,7 @@ class WarcFileWriter:
         return datetime.now(timezone.utc)
 
     def new_record_id(self) -> str:
-        return f"<urn:uuid:{uuid.uuid4()}>"
+        return random_record_id()
 
     # -- public API ------------------------------------------------------------------
     @property
