@@ -129,3 +129,40 @@ def test_warc_dates_are_the_ones_strftime_wrote():
         assert warc_date(moment) == _strftime_warc_date(moment), moment
     with pytest.raises(ValueError, match="naive"):
         warc_date(datetime(2026, 1, 2))
+
+
+@pytest.mark.parametrize("record_type", ["metadata", "conversion", "resource", "warcinfo"])
+@pytest.mark.parametrize("content_type", ["application/json", ""])
+@pytest.mark.parametrize("data", [b"", b"{}", "Caf\u00e9\r\n".encode() * 9000])
+def test_plain_records_are_written_as_warcios_own_records_are(record_type, content_type, data):
+    """plain_record builds the record create_warc_record would: warcio writes the same bytes."""
+    from archiver.warc.records import Sha256WARCWriter, plain_record, warc_headers
+
+    fields = [("WARC-Type", record_type), ("WARC-Record-ID", f"<urn:uuid:{uuid.UUID(int=9)}>"),
+              ("WARC-Date", "2026-01-02T03:04:05Z"), ("WARC-Concurrent-To", None)]
+
+    def written(make_record) -> bytes:
+        builder = Sha256WARCWriter()
+        builder.out = io.BytesIO()
+        builder.write_record(make_record(builder))
+        return builder.out.getvalue()
+
+    ours = written(lambda b: plain_record(b, record_type, fields, data, content_type))
+    warcios = written(lambda b: b.create_warc_record(
+        "", record_type, payload=io.BytesIO(data), length=len(data),
+        warc_content_type=content_type, warc_headers=warc_headers(fields)))
+    assert ours == warcios
+
+
+def test_warc_headers_are_the_ones_warcio_builds_of_the_same_fields():
+    from warcio.statusandheaders import StatusAndHeaders
+
+    from archiver.warc.records import WARC_VERSION, warc_headers
+
+    fields = [("WARC-Type", "response"), ("WARC-Truncated", None), ("WARC-Target-URI", "http://x.test/\u00e9"),
+              ("Content-Length", 7)]
+    ours = warc_headers(fields)
+    theirs = StatusAndHeaders("", [(k, str(v)) for k, v in fields if v is not None], protocol=WARC_VERSION)
+    assert ours == theirs and ours.to_bytes() == theirs.to_bytes()
+    with pytest.raises(ValueError, match="line break"):
+        warc_headers([("WARC-Target-URI", "http://x.test/\r\nX: y")])

@@ -316,7 +316,9 @@ def warc_headers(fields: list[tuple[str, str | None]]) -> StatusAndHeaders:
     for name, value in kept:
         if "\r" in value or "\n" in value:
             raise ValueError(f"WARC header {name} would contain a line break: {value!r}")
-    return StatusAndHeaders("", kept, protocol=WARC_VERSION)
+    headers = StatusAndHeaders("", [], protocol=WARC_VERSION)
+    headers.headers = kept      # (str, str) pairs already: what its constructor converts to
+    return headers
 
 
 def verbatim_http_record(record_type: str, fields: list[tuple[str, str | None]],
@@ -387,8 +389,14 @@ def plain_record(builder: Sha256WARCWriter, record_type: str, fields: list[tuple
     payload_digest = None if record_type in builder.NO_PAYLOAD_DIGEST_TYPES else digest
     headers = warc_headers(fields + [("WARC-Payload-Digest", payload_digest),
                                      ("WARC-Block-Digest", digest)])
-    return builder.create_warc_record("", record_type, payload=io.BytesIO(data), length=len(data),
-                                      warc_content_type=content_type, warc_headers=headers)
+    # the record builder.create_warc_record makes of these: no HTTP headers (no URI, no
+    # HTTP record type), the content type it would pick, and no digest left to take
+    content_type = (content_type or headers.get_header("Content-Type")
+                    or builder.WARC_RECORDS.get(record_type, "application/warc-record"))
+    record = ArcWarcRecord("warc", record_type, headers, io.BytesIO(data), None, content_type,
+                           len(data))
+    record.payload_length = len(data)
+    return record
 
 
 def json_bytes(document: dict) -> bytes:
