@@ -143,10 +143,13 @@ class GzipMember:
         self._out = out
         self._zip = compressobj(level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
         self._done = False
+        self.first_write: bytes | None = None     # warcio's writer writes the WARC headers first
 
     def write(self, data: bytes) -> int:
         if self._done:
             raise ValueError("this gzip member is already finished")
+        if self.first_write is None:
+            self.first_write = data
         packed = self._zip.compress(data)
         if packed:
             self._out.write(packed)

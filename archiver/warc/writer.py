@@ -277,11 +277,12 @@ class WarcFileWriter:
         (`PlannedRecord.http_head`), the location keeps the record's head."""
         out = current.handle
         offset = out.tell()
-        self._builder.out = GzipMember(out, self.settings.warc_gzip_level, self._compressobj)
+        member = GzipMember(out, self.settings.warc_gzip_level, self._compressobj)
+        self._builder.out = member
         self._builder.write_record(record)
         headers = record.rec_headers
-        # the WARC headers as warcio's writer has just written them, Content-Length set
-        head = None if http_head is None else headers.to_bytes(encoding="utf-8") + http_head
+        # the WARC headers, Content-Length set, are what warcio's writer wrote first
+        head = None if http_head is None else member.first_write + http_head
         return RecordLocation(
             record_type=record_type, target_uri=target_uri, record_id=record_id,
             offset=offset, length=out.tell() - offset,
