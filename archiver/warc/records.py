@@ -32,6 +32,7 @@ WARC_VERSION = "WARC/1.1"
 DIGEST_ALGORITHM = "sha256"
 CONFORMS_TO = "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
 CHUNK = 1024 * 1024
+IN_MEMORY_BYTES = 1024 * 1024  # responses read at once up to this: the fetcher spools as much in memory
 MAX_HEAD_BYTES = 64 * 1024     # of HTTP headers kept beside a record's location
 
 # WARC-Target-URI of our metadata records: a URN, so replay tools that index metadata
@@ -240,6 +241,21 @@ def kept_http_head(stream: BinaryIO, header_length: int) -> bytes | None:
     return head
 
 
+def kept_head_of(block: bytes, header_length: int) -> bytes | None:
+    """`kept_http_head` of a block held in memory."""
+    return block[:header_length] if header_length <= MAX_HEAD_BYTES else None
+
+
+def read_block(stream: BinaryIO, length: int) -> bytes:
+    """The stream's first `length` bytes, all at once. The stream is left at its start."""
+    stream.seek(0)
+    block = stream.read(length)
+    stream.seek(0)
+    if len(block) != length:
+        raise ValueError(f"stream ended after {len(block)} of {length} bytes")
+    return block
+
+
 def http_block_digests(stream: BinaryIO, length: int, header_length: int | None = None,
                        payload_digest: str | None = None) -> tuple[str, str]:
     """Block digest over all `length` bytes; payload digest over what follows the HTTP
@@ -331,11 +347,25 @@ def verbatim_http_record(record_type: str, fields: list[tuple[str, str | None]],
     open with `header_length` bytes of HTTP headers (`http_header_length`); its payload
     digest is hashed unless given."""
     block_digest, payload_digest = http_block_digests(stream, length, header_length, payload_digest)
+    return _http_record(record_type, fields, LimitReader(stream, length), length, block_digest,
+                        payload_digest)
+
+
+def block_http_record(record_type: str, fields: list[tuple[str, str | None]], block: bytes,
+                      header_length: int, payload_digest: str | None = None) -> ArcWarcRecord:
+    """`verbatim_http_record` of a block held in memory: hashed as it is, no stream read."""
+    if payload_digest is None:
+        payload_digest = warc_digest(hashlib.sha256(memoryview(block)[header_length:]))
+    return _http_record(record_type, fields, io.BytesIO(block), len(block),
+                        warc_digest(hashlib.sha256(block)), payload_digest)
+
+
+def _http_record(record_type: str, fields: list[tuple[str, str | None]], raw_stream: BinaryIO,
+                 length: int, block_digest: str, payload_digest: str) -> ArcWarcRecord:
     headers = warc_headers(fields + [("WARC-Block-Digest", block_digest),
                                      ("WARC-Payload-Digest", payload_digest)])
     content_type = f"application/http; msgtype={record_type}"
-    record = ArcWarcRecord("warc", record_type, headers, LimitReader(stream, length), None,
-                           content_type, length)
+    record = ArcWarcRecord("warc", record_type, headers, raw_stream, None, content_type, length)
     record.payload_length = length
     return record
 
@@ -428,26 +458,34 @@ def _exchange_fields(record_type: str, record_id: str, date: str, exchange: Exch
 def _request_record(exchange: Exchange, date: str, request_id: str, response_id: str | None,
                     requisite: bool = False) -> PlannedRecord:
     """The request exactly as sent, concurrent to its response (when one came)."""
-    stream, length = io.BytesIO(exchange.request_bytes), len(exchange.request_bytes)
-    header_length = http_header_length(stream, length)
-    record = verbatim_http_record(
+    block = exchange.request_bytes
+    header_length = http_header_end(block, complete=True)
+    record = block_http_record(
         "request", _exchange_fields("request", request_id, date, exchange)
-        + [("WARC-Concurrent-To", response_id)], stream, length, header_length)
+        + [("WARC-Concurrent-To", response_id)], block, header_length)
     return PlannedRecord(record, "request", exchange.url, request_id, response_id, requisite,
-                         kept_http_head(stream, header_length))
+                         kept_head_of(block, header_length))
 
 
 def _response_record(exchange: Exchange, date: str, response_id: str, length: int,
                      requisite: bool = False) -> PlannedRecord:
-    """The response exactly as received (its first `length` bytes)."""
+    """The response exactly as received (its first `length` bytes); read into memory once
+    when up to IN_MEMORY_BYTES, as the fetcher holds it then anyway."""
     stream = exchange.response_file
-    header_length = http_header_length(stream, length)
-    record = verbatim_http_record(
-        "response", _exchange_fields("response", response_id, date, exchange)
-        + [("WARC-Truncated", exchange.truncated or None)], stream, length, header_length,
-        fetched_payload_digest(exchange, length, header_length))
-    return PlannedRecord(record, "response", exchange.url, response_id, None, requisite,
-                         kept_http_head(stream, header_length))
+    fields = (_exchange_fields("response", response_id, date, exchange)
+              + [("WARC-Truncated", exchange.truncated or None)])
+    if length <= IN_MEMORY_BYTES:
+        block = read_block(stream, length)
+        header_length = http_header_end(block, complete=True)
+        record = block_http_record("response", fields, block, header_length,
+                                   fetched_payload_digest(exchange, length, header_length))
+        head = kept_head_of(block, header_length)
+    else:
+        header_length = http_header_length(stream, length)
+        record = verbatim_http_record("response", fields, stream, length, header_length,
+                                      fetched_payload_digest(exchange, length, header_length))
+        head = kept_http_head(stream, header_length)
+    return PlannedRecord(record, "response", exchange.url, response_id, None, requisite, head)
 
 
 def _revisit_of(exchange: Exchange, date: str, response_id: str, length: int,
