@@ -166,13 +166,16 @@ class GzipMember:
 # else latin-1) and takes it as blank when str.rstrip() leaves nothing. So ASCII
 # whitespace (but the newline ending it) and any non-ASCII byte: `_blank_to_warcio` decides.
 _ASCII_SPACE = bytes(c for c in range(128) if chr(c).isspace() and c != ord("\n"))
-_MAYBE_BLANK_LINE = re.compile(b"^[" + re.escape(_ASCII_SPACE) + rb"\x80-\xff]*(?:\n|\Z)",
-                               re.MULTILINE)
+_MAYBE_BLANK = b"([" + re.escape(_ASCII_SPACE) + rb"\x80-\xff]*)(?=\n|\Z)"   # up to its newline
+_FIRST_MAYBE_BLANK = re.compile(_MAYBE_BLANK)
+# a later line, after the newline ending the one before: the literal "\n" lets the regex
+# engine go from newline to newline instead of trying every position
+_NEXT_MAYBE_BLANK = re.compile(b"\n" + _MAYBE_BLANK)
 HEAD_PROBE = 16 * 1024      # bytes read to find where the HTTP headers end; longer ones are parsed
 
 
 def _blank_to_warcio(line: bytes) -> bool:
-    return not StatusAndHeadersParser.decode_header(line).rstrip()
+    return line == b"\r\n" or not StatusAndHeadersParser.decode_header(line).rstrip()
 
 
 def http_header_end(data: bytes, complete: bool) -> int | None:
@@ -182,12 +185,14 @@ def http_header_end(data: bytes, complete: bool) -> int | None:
     whatever the lines hold, so its header end is found without parsing the headers.
     With `complete` false, `data` is only the start of the block: None when the headers
     may go on past it."""
-    for match in _MAYBE_BLANK_LINE.finditer(data):
-        line = match.group()
-        if not line.endswith(b"\n"):           # data's last line, not ended
+    line = _FIRST_MAYBE_BLANK.match(data) or _NEXT_MAYBE_BLANK.search(data)
+    while line is not None:
+        end = line.end()                        # at the line's newline, or the end of data
+        if end == len(data):                    # data's last line, not ended
             break
-        if _blank_to_warcio(line):
-            return match.end()
+        if _blank_to_warcio(data[line.start(1):end + 1]):
+            return end + 1
+        line = _NEXT_MAYBE_BLANK.search(data, end)
     return len(data) if complete else None
 
 
