@@ -10,6 +10,7 @@ import hashlib
 import io
 import random
 import uuid
+import zlib
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -166,3 +167,30 @@ def test_warc_headers_are_the_ones_warcio_builds_of_the_same_fields():
     assert ours == theirs and ours.to_bytes() == theirs.to_bytes()
     with pytest.raises(ValueError, match="line break"):
         warc_headers([("WARC-Target-URI", "http://x.test/\r\nX: y")])
+
+
+@pytest.mark.parametrize("engine", ["isal", "zlib"])
+@pytest.mark.parametrize("piece", [1, 1000, 64 * 1024, 1024 * 1024])
+def test_a_gzip_member_holds_exactly_the_pieces_written_to_it(engine, piece, monkeypatch):
+    """GzipMember gathers warcio's writes and compresses them in pieces of COMPRESS_PIECE:
+    one gzip member of exactly the bytes written, whatever the piece size."""
+    from archiver.warc.compression import compressobj_factory
+    from archiver.warc.records import GzipMember
+
+    monkeypatch.setattr("archiver.warc.records.COMPRESS_PIECE", piece)
+    rng = random.Random(piece)
+    words = [rng.randbytes(rng.randint(1, 12)) for _ in range(300)]
+    writes = [b"WARC/1.1\r\nWARC-Type: response\r\n\r\n"] + [
+        b" ".join(rng.choices(words, k=rng.randint(0, 3000))) for _ in range(120)] + [b"\r\n\r\n"]
+    out = io.BytesIO()
+    member = GzipMember(out, 2, compressobj_factory(engine))
+    for data in writes:
+        assert member.write(data) == len(data)
+    member.flush()
+    member.flush()                      # a second flush adds nothing
+    inflater = zlib.decompressobj(zlib.MAX_WBITS + 16)
+    assert inflater.decompress(out.getvalue()) == b"".join(writes)
+    assert inflater.eof and not inflater.unused_data
+    assert member.first_write == writes[0]
+    with pytest.raises(ValueError, match="already finished"):
+        member.write(b"more")

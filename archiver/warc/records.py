@@ -33,6 +33,7 @@ DIGEST_ALGORITHM = "sha256"
 CONFORMS_TO = "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
 CHUNK = 1024 * 1024
 IN_MEMORY_BYTES = 1024 * 1024  # responses read at once up to this: the fetcher spools as much in memory
+COMPRESS_PIECE = 1024 * 1024   # a record goes to the gzip engine whole, or in pieces of about this
 MAX_HEAD_BYTES = 64 * 1024     # of HTTP headers kept beside a record's location
 
 # WARC-Target-URI of our metadata records: a URN, so replay tools that index metadata
@@ -137,13 +138,21 @@ class Sha256WARCWriter(WARCWriter):
 
 
 class GzipMember:
-    """A file-like sink that writes one complete gzip member to `out` when flushed."""
+    """A file-like sink that writes one complete gzip member to `out` when flushed.
+
+    warcio writes a record in pieces (its headers, 16 KiB reads of the block, the closing
+    CRLFs); they are compressed together, up to COMPRESS_PIECE bytes at a time, as the
+    engines compress a record handed over at once with fewer instructions (ISA-L: about
+    15% fewer on the benchmark's pages). The gzip member holds the same bytes either way.
+    """
 
     def __init__(self, out: BinaryIO, level: int, compressobj=zlib.compressobj):
         # compressobj: zlib's, or another engine's with its signature (archiver/warc/compression.py)
         self._out = out
         self._zip = compressobj(level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
         self._done = False
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
         self.first_write: bytes | None = None     # warcio's writer writes the WARC headers first
 
     def write(self, data: bytes) -> int:
@@ -151,15 +160,23 @@ class GzipMember:
             raise ValueError("this gzip member is already finished")
         if self.first_write is None:
             self.first_write = data
-        packed = self._zip.compress(data)
-        if packed:
-            self._out.write(packed)
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        if self._pending_bytes >= COMPRESS_PIECE:
+            self._compress_pending()
         return len(data)
 
     def flush(self) -> None:
         if not self._done:
             self._done = True
+            self._compress_pending()
             self._out.write(self._zip.flush(zlib.Z_FINISH))
+
+    def _compress_pending(self) -> None:
+        packed = self._zip.compress(b"".join(self._pending))
+        self._pending, self._pending_bytes = [], 0
+        if packed:
+            self._out.write(packed)
 
 
 # Bytes of a line warcio's header parser may take as blank: it decodes each line (utf-8,
