@@ -618,7 +618,7 @@ def test_pinned_clock_and_ids_give_byte_identical_files(tmp_path, site):
 
 # --- failures leave no half capture ---------------------------------------------------------
 
-def test_a_failing_capture_leaves_the_file_as_it_was(harness, site):
+def test_a_failing_capture_leaves_the_file_as_it_was(harness, site, monkeypatch):
     good = harness.writer.write_capture(capture_of(raw_fetch(site.url("/article"))))
     path = harness.settings.open_warc_dir / f"{good.filename}.open"
     before = path.read_bytes()
@@ -633,7 +633,7 @@ def test_a_failing_capture_leaves_the_file_as_it_was(harness, site):
 
         def read(self, *args):
             Exploding.reads += 1
-            if Exploding.reads > 1:      # digests computed, fails while the record is written
+            if Exploding.reads > 1:      # a stream that fails after its first read
                 raise OSError("disk went away")
             return super().read(*args)
 
@@ -642,8 +642,27 @@ def test_a_failing_capture_leaves_the_file_as_it_was(harness, site):
     original = result.final.response_file
     result.final.response_file = Exploding(original.read())
     original.close()
-    with pytest.raises(OSError, match="disk went away"):
-        harness.writer.write_capture(capture_of(result))
+    with monkeypatch.context() as patch:
+        patch.setattr("archiver.warc.records.IN_MEMORY_BYTES", 0)   # read as a stream
+        with pytest.raises(OSError, match="disk went away"):
+            harness.writer.write_capture(capture_of(result))
+    assert path.read_bytes() == before
+
+    # a response held in memory is read before writing begins: the sink fails instead
+    from archiver.warc.records import GzipMember
+    writes = []
+
+    def failing_write(self, data):
+        writes.append(data)
+        if len(writes) > 5:      # some records written, then the disk fails
+            raise OSError("disk went away")
+        return real_write(self, data)
+
+    real_write = GzipMember.write
+    with monkeypatch.context() as patch:
+        patch.setattr(GzipMember, "write", failing_write)
+        with pytest.raises(OSError, match="disk went away"):
+            harness.writer.write_capture(capture_of(raw_fetch(site.url("/article"))))
     assert path.read_bytes() == before
     after = harness.writer.write_capture(capture_of(raw_fetch(site.url("/article")), 3))
     assert after.filename == good.filename
@@ -925,6 +944,25 @@ def test_a_payload_digest_taken_from_the_fetch_gives_the_same_file_as_hashing(tm
         outputs.append(h.storage.read_range(sealed.key, 0, sealed.size))
     assert outputs[0] == outputs[1]
     records_of(outputs[1])          # digests checked
+
+
+@pytest.mark.parametrize("path", ["/article", "/redirect", "/odd-headers", "/bare-lf", "/chunked", "/noise"])
+def test_a_response_read_into_memory_gives_the_same_file_as_streaming_it(tmp_path, site, path,
+                                                                         monkeypatch):
+    """Responses up to IN_MEMORY_BYTES are read once and hashed as bytes; larger ones are
+    streamed. Both ways must write the same file, byte for byte, and the same heads."""
+    fetched = datetime(2026, 1, 2, 3, 4, 0, 123456, tzinfo=timezone.utc)
+    outputs, heads = [], []
+    for run, limit in (("memory", 1024 * 1024), ("stream", 0)):
+        monkeypatch.setattr("archiver.warc.records.IN_MEMORY_BYTES", limit)
+        h = make_harness(tmp_path / run, writer_class=PinnedWriter)
+        written = h.writer.write_capture(capture_of(raw_fetch(site.url(path), started_at=fetched),
+                                                    text=page_text(), text_metadata={"k": 1}))
+        heads.append([loc.head for loc in written.records])
+        sealed = h.writer.close()
+        outputs.append(h.storage.read_range(sealed.key, 0, sealed.size))
+    assert outputs[0] == outputs[1] and heads[0] == heads[1]
+    records_of(outputs[0])          # digests checked
 
 
 def test_a_fetched_payload_digest_is_not_taken_for_other_bytes(site):

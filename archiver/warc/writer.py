@@ -18,7 +18,6 @@ import logging
 import os
 import platform
 import threading
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -29,6 +28,7 @@ from archiver import SOFTWARE_NAME, __version__
 from archiver.config import Settings
 from archiver.warc.compression import compressobj_factory
 from archiver.warc.names import OPEN_SUFFIX, warc_filename
+from archiver.warc.record_ids import random_record_id
 from archiver.warc.records import (
     CONFORMS_TO, CaptureRecords, GzipMember, RecordLocation, Sha256WARCWriter, plan_capture,
     warcinfo_record,
@@ -147,7 +147,7 @@ class WarcFileWriter:
         return datetime.now(timezone.utc)
 
     def new_record_id(self) -> str:
-        return f"<urn:uuid:{uuid.uuid4()}>"
+        return random_record_id()
 
     # -- public API ------------------------------------------------------------------
     @property
@@ -277,11 +277,12 @@ class WarcFileWriter:
         (`PlannedRecord.http_head`), the location keeps the record's head."""
         out = current.handle
         offset = out.tell()
-        self._builder.out = GzipMember(out, self.settings.warc_gzip_level, self._compressobj)
+        member = GzipMember(out, self.settings.warc_gzip_level, self._compressobj)
+        self._builder.out = member
         self._builder.write_record(record)
         headers = record.rec_headers
-        # the WARC headers as warcio's writer has just written them, Content-Length set
-        head = None if http_head is None else headers.to_bytes(encoding="utf-8") + http_head
+        # the WARC headers, Content-Length set, are what warcio's writer wrote first
+        head = None if http_head is None else member.first_write + http_head
         return RecordLocation(
             record_type=record_type, target_uri=target_uri, record_id=record_id,
             offset=offset, length=out.tell() - offset,
