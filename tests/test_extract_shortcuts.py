@@ -528,3 +528,37 @@ def test_is_prose_of_short_text_is_length_and_dense_characters(text):
     block = render.Block(text, 0, "p")
     expected = len(text) + 2 * len(content._DENSE_SCRIPT.findall(text)) >= content.MIN_PROSE
     assert content.is_prose(block) == expected
+
+
+# --- encoding: the <meta> charset found in the lower-cased head, and only when needed ----
+
+def _meta_charset_with_ignorecase(data: bytes):
+    from archiver.extract import encoding
+    pattern = re.compile(encoding._META_CHARSET.pattern, re.I)
+    found = pattern.search(data[:8192])
+    return encoding._normalise(found.group(1).decode("ascii", "ignore")) if found else None
+
+
+def test_meta_charset_of_the_lower_cased_head_is_the_ignorecase_search():
+    import random
+
+    from archiver.extract import encoding
+    rng = random.Random(7)
+    pieces = [b"<meta", b"<META", b"<MeTa", b" charset", b"CHARSET", b"=", b" = ", b"'", b'"',
+              b">", b"UTF-8", b"Windows-1252", b"ISO-8859-1", b"koi8-R", b"\xc3\xa9", b"\xff",
+              b"\x00", b" ", b"\t", b"x", b"content=\"text/html; charset=", b"_:.-", b"\xe2\x80\x9c"]
+    for _ in range(3000):
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        assert encoding.meta_charset(data) == _meta_charset_with_ignorecase(data), data
+    long_head = b"x" * 8180 + b"<meta charset=koi8-r>"         # cut at 8192 the same way
+    assert encoding.meta_charset(long_head) == _meta_charset_with_ignorecase(long_head)
+
+
+def test_meta_charset_is_not_searched_when_the_header_decides(monkeypatch):
+    from archiver.extract import encoding
+    calls = []
+    monkeypatch.setattr(encoding, "meta_charset", lambda data: calls.append(data))
+    assert encoding.decode(b"caf\xc3\xa9", "text/html; charset=utf-8") == ("café", "utf-8")
+    assert calls == []
+    encoding.decode(b"caf\xe9", "text/html; charset=utf-8")
+    assert calls == [b"caf\xe9"]      # the header's label failed: the <meta> is read next
