@@ -73,27 +73,48 @@ def _unflag_teasers(blocks: list[Block], chains: list, flags: list[bool],
     never holds the page's own headline (h1). Each block's chain holds its element and
     the TEASER_LEVELS elements above it.
     """
-    total: dict = {}
-    for block, chain in zip(blocks, chains):
-        length = len(block.text)
-        for node in chain:
-            total[node] = total.get(node, 0) + length
     # Counter counts a flat iterable in C: far cheaper than a dict update per node.
     prose = Counter(concat.from_iterable(
         chain for chain, good in zip(chains, flags) if good))
     headlines = Counter(concat.from_iterable(
         chain for block, chain in zip(blocks, chains)
         if block.link_chars and _is_linked_headline(block)))
-    for i, (block, chain) in enumerate(zip(blocks, chains)):
-        if not flags[i]:
-            continue
-        length = len(block.text)
-        for node in chain[1:]:
+    # Only prose that reaches a headline's card before other prose or the h1 can be a
+    # teaser: the text held above the others (the dearest sum) need not be taken.
+    suspects = [i for i, chain in enumerate(chains)
+                if flags[i] and _reaches_a_card(chain, prose, headlines, headline)]
+    if not suspects:
+        return
+    total = _text_held(blocks, chains)
+    for i in suspects:
+        length = len(blocks[i].text)
+        for node in chains[i][1:]:
             if prose[node] > 1 or total[node] > TEASER_SPAN * length or node in headline:
                 break
             if headlines[node]:
                 flags[i] = False
                 break
+
+
+def _reaches_a_card(chain: tuple, prose: Counter, headlines: Counter, headline: set) -> bool:
+    """True if, going up chain, an element holding a linked headline comes before any
+    element that holds other prose or the page's h1 (_unflag_teasers' other tests)."""
+    for node in chain[1:]:
+        if prose[node] > 1 or node in headline:
+            return False
+        if headlines[node]:
+            return True
+    return False
+
+
+def _text_held(blocks: list[Block], chains: list) -> dict:
+    """element -> length of the blocks whose chain holds it."""
+    total: dict = {}
+    for block, chain in zip(blocks, chains):
+        length = len(block.text)
+        for node in chain:
+            total[node] = total.get(node, 0) + length
+    return total
 
 
 def _is_linked_headline(block: Block) -> bool:
