@@ -142,10 +142,16 @@ _MONTH_IN_FOLDED = re.compile(_MONTHS)
 
 def is_dateline(text: str) -> bool:
     """A short line that is only a date and time, with words like "Published"."""
+    return _is_dateline(text, text.lower())
+
+
+def _is_dateline(text: str, lowered: str) -> bool:
+    """is_dateline(text), given text.lower()."""
     if len(text) > 90 or not _HAS_DIGIT.search(text):
         return False
-    if not ((_MONTH_IN_FOLDED.search(_folded(text, text.lower())) and _MONTH_NAME.search(text))
-            or _NUMERIC_DATE.search(text)):
+    # A numeric date first: the month names are a long alternation, tried at every letter.
+    if not (_NUMERIC_DATE.search(text)
+            or (_MONTH_IN_FOLDED.search(_folded(text, lowered)) and _MONTH_NAME.search(text))):
         return False
     rest = _WORD.findall(_DATE_WORDS.sub(" ", text))
     return len(rest) <= 1
@@ -171,7 +177,7 @@ def _is_noise(text: str, lowered: str) -> bool:
     if len(text) <= 200 and _BREADCRUMB.match(text):
         return True
     if len(text) <= 100 and (_UI_LINE.match(text) or _is_credit(text, lowered)
-                             or is_dateline(text)):
+                             or _is_dateline(text, lowered)):
         return True
     if (len(text) <= COOKIE_NOTICE_MAX and "cookie" in lowered   # every _COOKIES phrase has it
             and _COOKIES.search(text) and _ADDRESSES_READER.search(text)):
