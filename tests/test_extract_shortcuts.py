@@ -591,7 +591,9 @@ def test_teasers_found_among_suspects_are_those_of_the_long_way():
     for markup in PAGES + [_random_page(rng) for _ in range(600)]:
         body = parse(f"<html><body>{markup}</body></html>").find("body")
         blocks = render.blocks(body)
-        chains = content._Tree(blocks).chains(blocks, content.TEASER_LEVELS + 1)
+        chains = content._Tree(blocks).teaser_chains(blocks)
+        assert chains == [tuple(content._chain(block.element)[:content.TEASER_LEVELS + 1])
+                          for block in blocks]
         flags = [content.is_prose(block) for block in blocks]
         headline = content._headline_ancestors(blocks)
         quick, long_way = list(flags), list(flags)

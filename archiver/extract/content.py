@@ -144,7 +144,7 @@ def select(blocks: list[Block], furniture: dict, deadline: Deadline | None = Non
     tree = _Tree(blocks)
     deadline.check()
     if _has_linked_headline(blocks):
-        _unflag_teasers(blocks, tree.chains(blocks, TEASER_LEVELS + 1), flags, headline)
+        _unflag_teasers(blocks, tree.teaser_chains(blocks), flags, headline)
         deadline.check()
     prose, total, page_prose = tree.sums(blocks, flags)
     dropped = set()
@@ -165,6 +165,24 @@ def select(blocks: list[Block], furniture: dict, deadline: Deadline | None = Non
         if score > best_score and el.tag not in NOT_CONTAINERS:     # the tag only if needed
             best, best_score = el, score
     return best, dropped
+
+
+def _four_up(node, parent: dict) -> tuple:
+    """node and the TEASER_LEVELS (four) elements above it, written out: a loop costs
+    more than the whole chain."""
+    first = parent[node]
+    if first is None:
+        return (node,)
+    second = parent[first]
+    if second is None:
+        return node, first
+    third = parent[second]
+    if third is None:
+        return node, first, second
+    fourth = parent[third]
+    if fourth is None:
+        return node, first, second, third
+    return node, first, second, third, fourth
 
 
 class _Tree:
@@ -192,14 +210,20 @@ class _Tree:
         # paths first, each bottom-up, puts every child before its parent.
         self.deepest_first = [node for path in reversed(paths) for node in path]
 
-    def chains(self, blocks: list[Block], levels: int) -> list[tuple]:
-        """For each block, its element and the elements above it, nearest first, at most
-        `levels` of them (built once per element, parents first)."""
+    def teaser_chains(self, blocks: list[Block]) -> list[tuple]:
+        """For each block, its element and the TEASER_LEVELS elements above it, nearest
+        first (fewer near the root); built once per element, from the block elements up
+        (most elements of the tree are never the element of a block)."""
         parent = self.parent
-        above: dict = {None: ()}
-        for node in reversed(self.deepest_first):
-            above[node] = (node,) + above[parent[node]][:levels - 1]
-        return [above[block.element] for block in blocks]
+        made: dict = {None: ()}
+        chains = []
+        for block in blocks:
+            node = block.element
+            chain = made.get(node)
+            if chain is None:
+                chain = made[node] = _four_up(node, parent)
+            chains.append(chain)
+        return chains
 
     def sums(self, blocks: list[Block], flags: list[bool]) -> tuple[dict, dict, int]:
         """(element -> length of the prose blocks inside it, element -> length of all
