@@ -602,3 +602,31 @@ def test_teasers_found_among_suspects_are_those_of_the_long_way():
         assert quick == long_way, markup
         unflagged += flags != quick
     assert unflagged > 20          # the pages hold teasers, not only prose that stays
+
+
+# --- filters: the date patterns' alternatives start only where a word does -------------
+
+def test_every_date_alternative_starts_with_what_only_a_word_character_matches():
+    firsts = set()
+    for pattern in (filters._DATE_WORDS.pattern, filters._MONTH_NAME.pattern):
+        assert pattern.startswith(r"\b(?=\w)(?:")
+        for branch in _top_level_branches(pattern) + filters._MONTHS.split("|"):
+            assert branch[0].isalpha() or branch.startswith(r"\d"), branch
+            firsts.add(branch[0] if branch[0].isalpha() else r"\d")
+    everything = "".join(map(chr, range(0x110000)))
+    for first in firsts:       # what re.I matches to each first atom: all \w to re
+        matched = re.findall(first, everything, re.I)
+        assert matched and all(char.isalnum() or char == "_" for char in matched), first
+
+
+def test_date_patterns_with_the_lookahead_match_as_without():
+    import random
+    rng = random.Random(5)
+    pieces = ["Published", " on ", "Monday", ", ", "12", "th", " March ", "2021", " at ",
+              "10:00", " a.m.", " GMT", "mayo", "märz", "MÄRZ", "ſept", "\u212aw", "segunda-feira",
+              " by ", "x", "_", "é", "1st", "\u0130", "-", "à", " ", "\u00a0", "day"]
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        for quick in (filters._DATE_WORDS, filters._MONTH_NAME):
+            plain = re.compile(quick.pattern.replace(r"\b(?=\w)(?:", r"\b(?:", 1), re.I)
+            assert quick.sub(" ", text) == plain.sub(" ", text), text

@@ -124,13 +124,15 @@ _MONTHS = (r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|au
            r"lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|montag|dienstag|mittwoch|"
            r"donnerstag|freitag|samstag|sonntag|lunes|martes|miércoles|jueves|viernes|"
            r"sábado|domingo|segunda-feira|terça-feira|quarta-feira|quinta-feira|sexta-feira")
+# Every alternative of these two starts with a letter or a digit, so a match starts where
+# a word does: (?=\w) says so first, and the alternatives are not tried at each word's end.
 _DATE_WORDS = re.compile(
-    rf"\b(?:{_MONTHS}|published|updated|posted|last|modified|on|at|am|pm|a\.m|p\.m|"
+    rf"\b(?=\w)(?:{_MONTHS}|published|updated|posted|last|modified|on|at|am|pm|a\.m|p\.m|"
     r"de|às|um|le|à|el|il|del|am|publié|veröffentlicht|publicado|pubblicato|"
     r"gmt|utc|est|edt|pst|pdt|cst|cdt|bst|cet|ist|et|pt|ct|original|first|date|time|"
     r"\d+(?:st|nd|rd|th)?)\b", re.I)
 _HAS_DIGIT = re.compile(r"\d")
-_MONTH_NAME = re.compile(rf"\b(?:{_MONTHS})\b", re.I)
+_MONTH_NAME = re.compile(rf"\b(?=\w)(?:{_MONTHS})\b", re.I)
 _NUMERIC_DATE = re.compile(r"\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b|\b\d{1,2}:\d{2}\b")
 _WORD = re.compile(r"\w+")
 
