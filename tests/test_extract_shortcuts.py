@@ -604,29 +604,43 @@ def test_teasers_found_among_suspects_are_those_of_the_long_way():
     assert unflagged > 20          # the pages hold teasers, not only prose that stays
 
 
-# --- filters: the date patterns' alternatives start only where a word does -------------
+# --- filters: the patterns' alternatives start only where a word does ------------------
 
-def test_every_date_alternative_starts_with_what_only_a_word_character_matches():
+def _first_atoms(branch: str) -> set[str]:
+    """The first letters (or \\d) a branch of a pattern can start with; AssertionError
+    where it starts with anything else."""
+    branch = branch.removeprefix("^")
+    if branch.startswith("(?:"):
+        group = branch[:branch.index(")") + 1]       # the groups opening a branch are flat
+        return set().union(*map(_first_atoms, _top_level_branches(group)))
+    assert branch[0].isalpha() or branch.startswith(r"\d"), branch
+    return {branch[0] if branch[0].isalpha() else r"\d"}
+
+
+def test_every_lookahead_alternative_starts_with_what_only_a_word_character_matches():
     firsts = set()
-    for pattern in (filters._DATE_WORDS.pattern, filters._MONTH_NAME.pattern):
+    for pattern in (filters._DATE_WORDS.pattern, filters._MONTH_NAME.pattern,
+                    filters._PROMPT.pattern, filters._SITE_LINE.pattern):
         assert pattern.startswith(r"\b(?=\w)(?:")
         for branch in _top_level_branches(pattern) + filters._MONTHS.split("|"):
-            assert branch[0].isalpha() or branch.startswith(r"\d"), branch
-            firsts.add(branch[0] if branch[0].isalpha() else r"\d")
+            firsts |= _first_atoms(branch)
     everything = "".join(map(chr, range(0x110000)))
     for first in firsts:       # what re.I matches to each first atom: all \w to re
         matched = re.findall(first, everything, re.I)
         assert matched and all(char.isalnum() or char == "_" for char in matched), first
 
 
-def test_date_patterns_with_the_lookahead_match_as_without():
+def test_patterns_with_the_lookahead_match_as_without():
     import random
     rng = random.Random(5)
     pieces = ["Published", " on ", "Monday", ", ", "12", "th", " March ", "2021", " at ",
               "10:00", " a.m.", " GMT", "mayo", "märz", "MÄRZ", "ſept", "\u212aw", "segunda-feira",
-              " by ", "x", "_", "é", "1st", "\u0130", "-", "à", " ", "\u00a0", "day"]
+              " by ", "x", "_", "é", "1st", "\u0130", "-", "à", " ", "\u00a0", "day",
+              "Subscribe to our", " newsletter", "click here", "Follow", " on Twitter",
+              "in your inbox", "all rights reserved", "\n", "comments are closed", "our"]
     for _ in range(3000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
-        for quick in (filters._DATE_WORDS, filters._MONTH_NAME):
+        for quick in (filters._DATE_WORDS, filters._MONTH_NAME, filters._PROMPT,
+                      filters._SITE_LINE):
             plain = re.compile(quick.pattern.replace(r"\b(?=\w)(?:", r"\b(?:", 1), re.I)
             assert quick.sub(" ", text) == plain.sub(" ", text), text

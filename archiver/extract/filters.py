@@ -53,8 +53,11 @@ _CREDIT_WORDS = ("photo", "image", "picture", "foto", "credit", "source", "bild"
                  "associated press")
 
 # Prompts that speak to the reader; news prose hardly ever does.
+# (?=\w) here and in the patterns below: every alternative starts with a letter (after a
+# ^ for some), so a match starts where a word does, and re need not try the alternatives
+# at each word's end.
 _PROMPT = re.compile(
-    r"\b(?:subscribe (?:to our|now|today|here)|"
+    r"\b(?=\w)(?:subscribe (?:to our|now|today|here)|"
     r"sign up (?:for|to) (?:our|the) (?:\w+ )?newsletter|"
     r"(?:our|free|daily|weekly) newsletters?|follow us|follow (?:him|her|them) on|"
     r"in your inbox|to your inbox|download (?:our|the) app|join our|click here|"
@@ -99,7 +102,7 @@ def _may_be_prompt(lowered: str, text: str) -> bool:
 # Site furniture that an article may also mention ("the company changed its privacy
 # policy"): left out only before the first or after the last prose block.
 _SITE_LINE = re.compile(
-    r"\b(?:all rights reserved|copyright ©|contact us|terms of (?:use|service)|"
+    r"\b(?=\w)(?:all rights reserved|copyright ©|contact us|terms of (?:use|service)|"
     r"privacy policy|join us)\b", re.I)
 
 # Cookie and consent notices, which can run to a few sentences.
@@ -124,8 +127,7 @@ _MONTHS = (r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|au
            r"lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|montag|dienstag|mittwoch|"
            r"donnerstag|freitag|samstag|sonntag|lunes|martes|miércoles|jueves|viernes|"
            r"sábado|domingo|segunda-feira|terça-feira|quarta-feira|quinta-feira|sexta-feira")
-# Every alternative of these two starts with a letter or a digit, so a match starts where
-# a word does: (?=\w) says so first, and the alternatives are not tried at each word's end.
+# (?=\w): every alternative of these two starts with a letter or a digit (see _PROMPT).
 _DATE_WORDS = re.compile(
     rf"\b(?=\w)(?:{_MONTHS}|published|updated|posted|last|modified|on|at|am|pm|a\.m|p\.m|"
     r"de|às|um|le|à|el|il|del|am|publié|veröffentlicht|publicado|pubblicato|"
