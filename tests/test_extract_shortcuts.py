@@ -528,3 +528,119 @@ def test_is_prose_of_short_text_is_length_and_dense_characters(text):
     block = render.Block(text, 0, "p")
     expected = len(text) + 2 * len(content._DENSE_SCRIPT.findall(text)) >= content.MIN_PROSE
     assert content.is_prose(block) == expected
+
+
+# --- encoding: the <meta> charset found in the lower-cased head, and only when needed ----
+
+def _meta_charset_with_ignorecase(data: bytes):
+    from archiver.extract import encoding
+    pattern = re.compile(encoding._META_CHARSET.pattern, re.I)
+    found = pattern.search(data[:8192])
+    return encoding._normalise(found.group(1).decode("ascii", "ignore")) if found else None
+
+
+def test_meta_charset_of_the_lower_cased_head_is_the_ignorecase_search():
+    import random
+
+    from archiver.extract import encoding
+    rng = random.Random(7)
+    pieces = [b"<meta", b"<META", b"<MeTa", b" charset", b"CHARSET", b"=", b" = ", b"'", b'"',
+              b">", b"UTF-8", b"Windows-1252", b"ISO-8859-1", b"koi8-R", b"\xc3\xa9", b"\xff",
+              b"\x00", b" ", b"\t", b"x", b"content=\"text/html; charset=", b"_:.-", b"\xe2\x80\x9c"]
+    for _ in range(3000):
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        assert encoding.meta_charset(data) == _meta_charset_with_ignorecase(data), data
+    long_head = b"x" * 8180 + b"<meta charset=koi8-r>"         # cut at 8192 the same way
+    assert encoding.meta_charset(long_head) == _meta_charset_with_ignorecase(long_head)
+
+
+def test_meta_charset_is_not_searched_when_the_header_decides(monkeypatch):
+    from archiver.extract import encoding
+    calls = []
+    monkeypatch.setattr(encoding, "meta_charset", lambda data: calls.append(data))
+    assert encoding.decode(b"caf\xc3\xa9", "text/html; charset=utf-8") == ("café", "utf-8")
+    assert calls == []
+    encoding.decode(b"caf\xe9", "text/html; charset=utf-8")
+    assert calls == [b"caf\xe9"]      # the header's label failed: the <meta> is read next
+
+
+def _unflag_the_long_way(blocks, chains, flags, headline):
+    """_unflag_teasers before suspects were picked: every prose block walks up its chain
+    with the text held by every element taken first."""
+    total, prose, headlines = {}, {}, {}
+    for block, chain, good in zip(blocks, chains, flags):
+        linked = bool(block.link_chars) and content._is_linked_headline(block)
+        for node in chain:
+            total[node] = total.get(node, 0) + len(block.text)
+            prose[node] = prose.get(node, 0) + good
+            headlines[node] = headlines.get(node, 0) + linked
+    for i, (block, chain) in enumerate(zip(blocks, chains)):
+        for node in chain[1:] if flags[i] else ():
+            if (prose[node] > 1 or total[node] > content.TEASER_SPAN * len(block.text)
+                    or node in headline):
+                break
+            if headlines[node]:
+                flags[i] = False
+                break
+
+
+def test_teasers_found_among_suspects_are_those_of_the_long_way():
+    import random
+    rng = random.Random(11)
+    unflagged = 0
+    for markup in PAGES + [_random_page(rng) for _ in range(600)]:
+        body = parse(f"<html><body>{markup}</body></html>").find("body")
+        blocks = render.blocks(body)
+        chains = content._Tree(blocks).teaser_chains(blocks)
+        assert chains == [tuple(content._chain(block.element)[:content.TEASER_LEVELS + 1])
+                          for block in blocks]
+        flags = [content.is_prose(block) for block in blocks]
+        headline = content._headline_ancestors(blocks)
+        quick, long_way = list(flags), list(flags)
+        content._unflag_teasers(blocks, chains, quick, headline)
+        _unflag_the_long_way(blocks, chains, long_way, headline)
+        assert quick == long_way, markup
+        unflagged += flags != quick
+    assert unflagged > 20          # the pages hold teasers, not only prose that stays
+
+
+# --- filters: the patterns' alternatives start only where a word does ------------------
+
+def _first_atoms(branch: str) -> set[str]:
+    """The first letters (or \\d) a branch of a pattern can start with; AssertionError
+    where it starts with anything else."""
+    branch = branch.removeprefix("^")
+    if branch.startswith("(?:"):
+        group = branch[:branch.index(")") + 1]       # the groups opening a branch are flat
+        return set().union(*map(_first_atoms, _top_level_branches(group)))
+    assert branch[0].isalpha() or branch.startswith(r"\d"), branch
+    return {branch[0] if branch[0].isalpha() else r"\d"}
+
+
+def test_every_lookahead_alternative_starts_with_what_only_a_word_character_matches():
+    firsts = set()
+    for pattern in (filters._DATE_WORDS.pattern, filters._MONTH_NAME.pattern,
+                    filters._PROMPT.pattern, filters._SITE_LINE.pattern):
+        assert pattern.startswith(r"\b(?=\w)(?:")
+        for branch in _top_level_branches(pattern) + filters._MONTHS.split("|"):
+            firsts |= _first_atoms(branch)
+    everything = "".join(map(chr, range(0x110000)))
+    for first in firsts:       # what re.I matches to each first atom: all \w to re
+        matched = re.findall(first, everything, re.I)
+        assert matched and all(char.isalnum() or char == "_" for char in matched), first
+
+
+def test_patterns_with_the_lookahead_match_as_without():
+    import random
+    rng = random.Random(5)
+    pieces = ["Published", " on ", "Monday", ", ", "12", "th", " March ", "2021", " at ",
+              "10:00", " a.m.", " GMT", "mayo", "märz", "MÄRZ", "ſept", "\u212aw", "segunda-feira",
+              " by ", "x", "_", "é", "1st", "\u0130", "-", "à", " ", "\u00a0", "day",
+              "Subscribe to our", " newsletter", "click here", "Follow", " on Twitter",
+              "in your inbox", "all rights reserved", "\n", "comments are closed", "our"]
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        for quick in (filters._DATE_WORDS, filters._MONTH_NAME, filters._PROMPT,
+                      filters._SITE_LINE):
+            plain = re.compile(quick.pattern.replace(r"\b(?=\w)(?:", r"\b(?:", 1), re.I)
+            assert quick.sub(" ", text) == plain.sub(" ", text), text

@@ -73,27 +73,48 @@ def _unflag_teasers(blocks: list[Block], chains: list, flags: list[bool],
     never holds the page's own headline (h1). Each block's chain holds its element and
     the TEASER_LEVELS elements above it.
     """
-    total: dict = {}
-    for block, chain in zip(blocks, chains):
-        length = len(block.text)
-        for node in chain:
-            total[node] = total.get(node, 0) + length
     # Counter counts a flat iterable in C: far cheaper than a dict update per node.
     prose = Counter(concat.from_iterable(
         chain for chain, good in zip(chains, flags) if good))
     headlines = Counter(concat.from_iterable(
         chain for block, chain in zip(blocks, chains)
         if block.link_chars and _is_linked_headline(block)))
-    for i, (block, chain) in enumerate(zip(blocks, chains)):
-        if not flags[i]:
-            continue
-        length = len(block.text)
-        for node in chain[1:]:
+    # Only prose that reaches a headline's card before other prose or the h1 can be a
+    # teaser: the text held above the others (the dearest sum) need not be taken.
+    suspects = [i for i, chain in enumerate(chains)
+                if flags[i] and _reaches_a_card(chain, prose, headlines, headline)]
+    if not suspects:
+        return
+    total = _text_held(blocks, chains)
+    for i in suspects:
+        length = len(blocks[i].text)
+        for node in chains[i][1:]:
             if prose[node] > 1 or total[node] > TEASER_SPAN * length or node in headline:
                 break
             if headlines[node]:
                 flags[i] = False
                 break
+
+
+def _reaches_a_card(chain: tuple, prose: Counter, headlines: Counter, headline: set) -> bool:
+    """True if, going up chain, an element holding a linked headline comes before any
+    element that holds other prose or the page's h1 (_unflag_teasers' other tests)."""
+    for node in chain[1:]:
+        if prose[node] > 1 or node in headline:
+            return False
+        if headlines[node]:
+            return True
+    return False
+
+
+def _text_held(blocks: list[Block], chains: list) -> dict:
+    """element -> length of the blocks whose chain holds it."""
+    total: dict = {}
+    for block, chain in zip(blocks, chains):
+        length = len(block.text)
+        for node in chain:
+            total[node] = total.get(node, 0) + length
+    return total
 
 
 def _is_linked_headline(block: Block) -> bool:
@@ -123,7 +144,7 @@ def select(blocks: list[Block], furniture: dict, deadline: Deadline | None = Non
     tree = _Tree(blocks)
     deadline.check()
     if _has_linked_headline(blocks):
-        _unflag_teasers(blocks, tree.chains(blocks, TEASER_LEVELS + 1), flags, headline)
+        _unflag_teasers(blocks, tree.teaser_chains(blocks), flags, headline)
         deadline.check()
     prose, total, page_prose = tree.sums(blocks, flags)
     dropped = set()
@@ -144,6 +165,24 @@ def select(blocks: list[Block], furniture: dict, deadline: Deadline | None = Non
         if score > best_score and el.tag not in NOT_CONTAINERS:     # the tag only if needed
             best, best_score = el, score
     return best, dropped
+
+
+def _four_up(node, parent: dict) -> tuple:
+    """node and the TEASER_LEVELS (four) elements above it, written out: a loop costs
+    more than the whole chain."""
+    first = parent[node]
+    if first is None:
+        return (node,)
+    second = parent[first]
+    if second is None:
+        return node, first
+    third = parent[second]
+    if third is None:
+        return node, first, second
+    fourth = parent[third]
+    if fourth is None:
+        return node, first, second, third
+    return node, first, second, third, fourth
 
 
 class _Tree:
@@ -171,14 +210,20 @@ class _Tree:
         # paths first, each bottom-up, puts every child before its parent.
         self.deepest_first = [node for path in reversed(paths) for node in path]
 
-    def chains(self, blocks: list[Block], levels: int) -> list[tuple]:
-        """For each block, its element and the elements above it, nearest first, at most
-        `levels` of them (built once per element, parents first)."""
+    def teaser_chains(self, blocks: list[Block]) -> list[tuple]:
+        """For each block, its element and the TEASER_LEVELS elements above it, nearest
+        first (fewer near the root); built once per element, from the block elements up
+        (most elements of the tree are never the element of a block)."""
         parent = self.parent
-        above: dict = {None: ()}
-        for node in reversed(self.deepest_first):
-            above[node] = (node,) + above[parent[node]][:levels - 1]
-        return [above[block.element] for block in blocks]
+        made: dict = {None: ()}
+        chains = []
+        for block in blocks:
+            node = block.element
+            chain = made.get(node)
+            if chain is None:
+                chain = made[node] = _four_up(node, parent)
+            chains.append(chain)
+        return chains
 
     def sums(self, blocks: list[Block], flags: list[bool]) -> tuple[dict, dict, int]:
         """(element -> length of the prose blocks inside it, element -> length of all

@@ -53,8 +53,11 @@ _CREDIT_WORDS = ("photo", "image", "picture", "foto", "credit", "source", "bild"
                  "associated press")
 
 # Prompts that speak to the reader; news prose hardly ever does.
+# (?=\w) here and in the patterns below: every alternative starts with a letter (after a
+# ^ for some), so a match starts where a word does, and re need not try the alternatives
+# at each word's end.
 _PROMPT = re.compile(
-    r"\b(?:subscribe (?:to our|now|today|here)|"
+    r"\b(?=\w)(?:subscribe (?:to our|now|today|here)|"
     r"sign up (?:for|to) (?:our|the) (?:\w+ )?newsletter|"
     r"(?:our|free|daily|weekly) newsletters?|follow us|follow (?:him|her|them) on|"
     r"in your inbox|to your inbox|download (?:our|the) app|join our|click here|"
@@ -99,7 +102,7 @@ def _may_be_prompt(lowered: str, text: str) -> bool:
 # Site furniture that an article may also mention ("the company changed its privacy
 # policy"): left out only before the first or after the last prose block.
 _SITE_LINE = re.compile(
-    r"\b(?:all rights reserved|copyright ©|contact us|terms of (?:use|service)|"
+    r"\b(?=\w)(?:all rights reserved|copyright ©|contact us|terms of (?:use|service)|"
     r"privacy policy|join us)\b", re.I)
 
 # Cookie and consent notices, which can run to a few sentences.
@@ -124,13 +127,14 @@ _MONTHS = (r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|au
            r"lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|montag|dienstag|mittwoch|"
            r"donnerstag|freitag|samstag|sonntag|lunes|martes|miércoles|jueves|viernes|"
            r"sábado|domingo|segunda-feira|terça-feira|quarta-feira|quinta-feira|sexta-feira")
+# (?=\w): every alternative of these two starts with a letter or a digit (see _PROMPT).
 _DATE_WORDS = re.compile(
-    rf"\b(?:{_MONTHS}|published|updated|posted|last|modified|on|at|am|pm|a\.m|p\.m|"
+    rf"\b(?=\w)(?:{_MONTHS}|published|updated|posted|last|modified|on|at|am|pm|a\.m|p\.m|"
     r"de|às|um|le|à|el|il|del|am|publié|veröffentlicht|publicado|pubblicato|"
     r"gmt|utc|est|edt|pst|pdt|cst|cdt|bst|cet|ist|et|pt|ct|original|first|date|time|"
     r"\d+(?:st|nd|rd|th)?)\b", re.I)
 _HAS_DIGIT = re.compile(r"\d")
-_MONTH_NAME = re.compile(rf"\b(?:{_MONTHS})\b", re.I)
+_MONTH_NAME = re.compile(rf"\b(?=\w)(?:{_MONTHS})\b", re.I)
 _NUMERIC_DATE = re.compile(r"\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b|\b\d{1,2}:\d{2}\b")
 _WORD = re.compile(r"\w+")
 
@@ -142,10 +146,16 @@ _MONTH_IN_FOLDED = re.compile(_MONTHS)
 
 def is_dateline(text: str) -> bool:
     """A short line that is only a date and time, with words like "Published"."""
+    return _is_dateline(text, text.lower())
+
+
+def _is_dateline(text: str, lowered: str) -> bool:
+    """is_dateline(text), given text.lower()."""
     if len(text) > 90 or not _HAS_DIGIT.search(text):
         return False
-    if not ((_MONTH_IN_FOLDED.search(_folded(text, text.lower())) and _MONTH_NAME.search(text))
-            or _NUMERIC_DATE.search(text)):
+    # A numeric date first: the month names are a long alternation, tried at every letter.
+    if not (_NUMERIC_DATE.search(text)
+            or (_MONTH_IN_FOLDED.search(_folded(text, lowered)) and _MONTH_NAME.search(text))):
         return False
     rest = _WORD.findall(_DATE_WORDS.sub(" ", text))
     return len(rest) <= 1
@@ -171,7 +181,7 @@ def _is_noise(text: str, lowered: str) -> bool:
     if len(text) <= 200 and _BREADCRUMB.match(text):
         return True
     if len(text) <= 100 and (_UI_LINE.match(text) or _is_credit(text, lowered)
-                             or is_dateline(text)):
+                             or _is_dateline(text, lowered)):
         return True
     if (len(text) <= COOKIE_NOTICE_MAX and "cookie" in lowered   # every _COOKIES phrase has it
             and _COOKIES.search(text) and _ADDRESSES_READER.search(text)):

@@ -6,6 +6,7 @@ import re
 from lxml import etree
 
 from archiver.extract import boilerplate, content, filters, metadata, render
+from archiver.extract.compiled import COMPILED
 from archiver.extract.deadline import Deadline, NoDeadline
 
 MAX_CHARS = 4_000_000          # longer documents are cut before parsing
@@ -58,10 +59,7 @@ def extract_html(text: str, url: str | None = None, deadline: Deadline | None = 
     if body is None:
         body = root
     boilerplate.strip_structural(body)
-    # Every element's Python proxy, kept alive through the passes below: lxml would
-    # otherwise make and free one for each element on each pass over the tree.
-    elements = list(body.iter(etree.Element))
-    furniture = boilerplate.furniture(body, elements)
+    furniture = boilerplate.furniture(body, _proxies_for_python_passes(body))
     deadline.check()
     page_blocks, spans = render.blocks_and_spans(body, deadline)
     container, dropped = content.select(page_blocks, furniture, deadline)
@@ -74,6 +72,15 @@ def extract_html(text: str, url: str | None = None, deadline: Deadline | None = 
         article_blocks = render.blocks(container, deadline, skip=dropped)
     text = _compose(article_blocks, title)
     return title, text, meta
+
+
+def _proxies_for_python_passes(body) -> list | None:
+    """Every element's proxy, where the Python passes run: each reads every element, and
+    lxml would make and free a proxy for each on each pass. The compiled passes read the
+    nodes themselves and make a proxy only for an element they keep (None then)."""
+    if COMPILED is not None:
+        return None
+    return list(body.iter(etree.Element))
 
 
 def _compose(blocks: list[render.Block], title: str) -> str:
