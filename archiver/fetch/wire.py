@@ -36,6 +36,10 @@ if TYPE_CHECKING:
     from archiver.fetch.connections import KeptConnections
 
 SPOOL_MAX_MEMORY = 1024 * 1024
+# Every request is tried once: a hop is never silently repeated (fetcher.py decides when
+# a parked connection's failure is asked again). Retry objects are not changed by use.
+NO_RETRIES = Retry(total=0, connect=0, read=0, redirect=False, status=0, other=0,
+                   raise_on_redirect=False)
 
 
 class Deadline:
@@ -352,9 +356,19 @@ class PinnedAdapter(HTTPAdapter):
         self._pools: list[tuple[tuple, HTTPConnectionPool]] = []
         self._slot: TapSlot | None = None
         self._connects_before = 0
-        super().__init__(pool_connections=1, pool_maxsize=1,
-                         max_retries=Retry(total=0, connect=0, read=0, redirect=False,
-                                           status=0, other=0, raise_on_redirect=False))
+        super().__init__(pool_connections=1, pool_maxsize=1, max_retries=NO_RETRIES)
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        """No PoolManager: get_connection_with_tls_context hands out this adapter's own
+        pinned pools, so one built for every hop would only be thrown away."""
+        self.poolmanager = None
+
+    def request_url(self, request, proxies) -> str:
+        """Without proxies (the fetcher passes none) the request target is the URL's path
+        and query; requests' own way parses the URL twice more to find no proxy."""
+        if proxies:
+            return super().request_url(request, proxies)
+        return request.path_url
 
     def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
         parts = urlsplit(request.url)
@@ -387,4 +401,3 @@ class PinnedAdapter(HTTPAdapter):
             else:
                 pool.close()
         self._pools.clear()
-        super().close()
