@@ -5,6 +5,8 @@ every hop; each test here checks that the shortcut gives what the library's way 
 """
 from __future__ import annotations
 
+import io
+import random
 import socket
 
 import pytest
@@ -12,7 +14,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from archiver.fetch.guard import Target
-from archiver.fetch.wire import Deadline, PinnedAdapter, Tap
+from archiver.fetch.wire import Deadline, PinnedAdapter, Tap, _RecordingReader
 
 URLS = [
     "http://example.org/",
@@ -61,3 +63,111 @@ def test_the_adapter_builds_no_pool_manager_and_closes_its_own_pools(adapter):
     adapter.close()
     assert pool.pool is None          # urllib3 empties a closed pool
     assert adapter.max_retries.total == 0 and adapter.max_retries.connect == 0
+
+
+class _ChunkedSocket:
+    """A socket whose reads return the given pieces in turn, then end of stream."""
+
+    def __init__(self, pieces: list[bytes]):
+        self.pieces = list(pieces)
+
+    def recv(self, size: int) -> bytes:
+        if not self.pieces:
+            return b""
+        piece = self.pieces.pop(0)
+        if len(piece) > size:
+            piece, rest = piece[:size], piece[size:]
+            self.pieces.insert(0, rest)
+        return piece
+
+    def settimeout(self, _value) -> None:
+        pass
+
+    def makefile(self, *_args, **_kwargs):
+        return io.BytesIO()
+
+
+def _random_pieces(rng: random.Random, data: bytes) -> list[bytes]:
+    pieces, at = [], 0
+    while at < len(data):
+        size = rng.choice([1, 2, 3, 7, 50, 500, 4096, 70000])
+        pieces.append(data[at:at + size])
+        at += size
+    return pieces
+
+
+def _random_message(rng: random.Random) -> bytes:
+    lines = [b"HTTP/1.1 200 OK\r\n"] + [
+        b"X-%d: %s\r\n" % (n, b"v" * rng.randrange(0, 300)) for n in range(rng.randrange(0, 12))]
+    body = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 3000))) * rng.choice([1, 40])
+    return b"".join(lines) + b"\r\n" + body
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_the_recording_reader_reads_as_a_buffered_file_and_records_what_it_hands_out(seed):
+    rng = random.Random(seed)
+    data = _random_message(rng)
+    tap = Tap(Deadline(60))
+    reader = _RecordingReader(_ChunkedSocket(_random_pieces(rng, data)), tap)
+    reference = io.BytesIO(data)
+    handed_out = bytearray()
+    try:
+        for _ in range(60):
+            op = rng.choice(["line", "line_limit", "read", "readinto", "read1", "peek"])
+            if op == "line":
+                got, want = reader.readline(), reference.readline()
+            elif op == "line_limit":
+                limit = rng.choice([0, 1, 5, 100, 70000])
+                got, want = reader.readline(limit), reference.readline(limit)
+            elif op == "read":
+                size = rng.choice([0, 1, 10, 999, 65536, 200000])
+                got, want = reader.read(size), reference.read(size)
+            elif op == "readinto":
+                buffer = bytearray(rng.choice([1, 100, 70000]))
+                count = reader.readinto(buffer)
+                got, want = bytes(buffer[:count]), reference.read(len(buffer))
+            elif op == "read1":
+                got = reader.read1(rng.choice([-1, 1, 300]))
+                want = reference.read(len(got))
+            else:
+                peeked = reader.peek()
+                assert data[reference.tell():].startswith(peeked)
+                continue
+            assert got == want
+            handed_out += got
+        handed_out += reader.read()
+        assert bytes(handed_out) == data[:len(handed_out)] and len(handed_out) == len(data)
+        tap.received.seek(0)
+        assert tap.received.read() == data and tap.received_length == len(data)
+    finally:
+        reader.close()
+        tap.received.close()
+
+
+def test_bytes_left_unread_at_close_mark_the_connection_as_not_reusable():
+    tap = Tap(Deadline(60))
+    reader = _RecordingReader(_ChunkedSocket([b"HTTP/1.1 200 OK\r\n\r\nextra"]), tap)
+    assert reader.readline() == b"HTTP/1.1 200 OK\r\n"
+    assert reader.readline() == b"\r\n"
+    reader.close()
+    assert tap.surplus
+    tap.received.seek(0)
+    assert tap.received.read() == b"HTTP/1.1 200 OK\r\n\r\n"
+    tap.received.close()
+
+
+def test_after_a_timeout_the_reader_refuses_to_read_as_a_socket_file_does():
+    class SlowSocket(_ChunkedSocket):
+        def recv(self, size):
+            raise TimeoutError("timed out")
+
+    tap = Tap(Deadline(60))
+    reader = _RecordingReader(SlowSocket([]), tap)
+    with pytest.raises(TimeoutError):
+        reader.readline()
+    with pytest.raises(OSError, match="timed out object"):
+        reader.read(10)
+    reader.close()
+    with pytest.raises(ValueError, match="closed file"):
+        reader.read(10)
+    tap.received.close()

@@ -125,18 +125,26 @@ class _RecordingReader:
         self._sock = sock
         self._io = sock.makefile("rb", buffering=0)   # holds a reference: see socket.makefile
         self._tap = tap
-        self._buf = bytearray()
+        # The bytes of the last socket read(s) and how far the parser has consumed them:
+        # a part handed out is a slice, or the very chunk when it is wanted whole.
+        self._chunk = b""
+        self._pos = 0
         self._eof = False
+        self._timed_out = False
         self.closed = False
 
     def _fill(self) -> bool:
-        """One read from the socket into the buffer; False at end of stream."""
+        """One read from the socket, added to what is left unread; False at end of stream."""
         if self._eof:
             return False
+        if self.closed or self._timed_out:     # as socket.SocketIO refuses it
+            raise (ValueError("I/O operation on closed file.") if self.closed
+                   else OSError("cannot read from timed out object"))
         self._sock.settimeout(self._tap.wait_time())
         try:
-            data = self._io.read(self._RECV_SIZE)
+            data = self._sock.recv(self._RECV_SIZE)
         except TimeoutError:
+            self._timed_out = True
             if self._tap.deadline.passed:
                 self._tap.deadline_hit = True
                 raise DeadlineExceeded(
@@ -145,44 +153,53 @@ class _RecordingReader:
         if not data:
             self._eof = True
             return False
-        self._buf += data
+        if self._pos < len(self._chunk):
+            data = self._chunk[self._pos:] + data
+        self._chunk, self._pos = data, 0
         return True
 
+    def _available(self) -> int:
+        return len(self._chunk) - self._pos
+
     def _take(self, n: int) -> bytes:
-        data = bytes(self._buf[:n])
-        del self._buf[:n]
+        start = self._pos
+        if start == 0 and n >= len(self._chunk):
+            data = self._chunk
+        else:
+            data = self._chunk[start:start + n]
+        self._pos = start + len(data)
         self._tap.record_received(data)
         return data
 
     def read1(self, size: int = -1) -> bytes:
-        if not self._buf:
+        if not self._available():
             self._fill()
-        return self._take(len(self._buf) if size is None or size < 0 else size)
+        return self._take(self._available() if size is None or size < 0 else size)
 
     def read(self, size: int | None = -1) -> bytes:
         pieces = []
         want = -1 if size is None or size < 0 else size
         while want != 0:
-            if self._buf:
-                piece = self._take(len(self._buf) if want < 0 else want)
+            if self._available():
+                piece = self._take(self._available() if want < 0 else want)
                 pieces.append(piece)
                 if want > 0:
                     want -= len(piece)
                 continue
             if not self._fill():
                 break
-        return b"".join(pieces)
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
     def readline(self, size: int | None = -1) -> bytes:
         limit = -1 if size is None or size < 0 else size
         while True:
-            end = self._buf.find(b"\n")
-            if end >= 0 and (limit < 0 or end < limit):
-                return self._take(end + 1)
-            if limit >= 0 and len(self._buf) >= limit:
+            end = self._chunk.find(b"\n", self._pos)
+            if end >= 0 and (limit < 0 or end - self._pos < limit):
+                return self._take(end + 1 - self._pos)
+            if limit >= 0 and self._available() >= limit:
                 return self._take(limit)
             if not self._fill():
-                return self._take(len(self._buf))
+                return self._take(self._available())
 
     def readinto(self, buffer) -> int:
         view = memoryview(buffer).cast("B")
@@ -197,9 +214,9 @@ class _RecordingReader:
         return len(data)
 
     def peek(self, size: int = 0) -> bytes:
-        if not self._buf:
+        if not self._available():
             self._fill()
-        return bytes(self._buf)
+        return self._chunk[self._pos:]
 
     def readable(self) -> bool:
         return True
@@ -210,7 +227,7 @@ class _RecordingReader:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            if self._buf:
+            if self._available():
                 self._tap.surplus = True
             self._io.close()
 
