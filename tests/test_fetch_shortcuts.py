@@ -13,6 +13,7 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
+from archiver import urls
 from archiver.fetch.guard import Target
 from archiver.fetch.wire import Deadline, PinnedAdapter, Tap, _RecordingReader
 
@@ -171,3 +172,43 @@ def test_after_a_timeout_the_reader_refuses_to_read_as_a_socket_file_does():
     with pytest.raises(ValueError, match="closed file"):
         reader.read(10)
     tap.received.close()
+
+
+# --- archiver/urls.py: the common case of a URL checked without a loop per character ----
+
+_ODD_CHARACTERS = [chr(c) for c in range(0x300)] + [
+    "\u1680", "\u180e", "\u2000", "\u200b", "\u2028", "\u2029", "\u202f", "\u205f",
+    "\u3000", "\ufeff", "\ufffd", "\U0001f600", "\udc80", "é", "ü", "中"]
+
+
+@pytest.mark.parametrize("ch", _ODD_CHARACTERS, ids=lambda ch: f"U+{ord(ch):04X}")
+def test_a_url_is_refused_for_a_space_or_control_exactly_when_the_rule_says(ch):
+    url = f"http://example.org/a{ch}b?c{ch}d"
+    if urls._space_or_control(ch):
+        with pytest.raises(urls.InvalidURL, match="space or control character"):
+            urls.normalize_submitted_url(url)
+    else:
+        urls._refuse_spaces_and_controls(url)      # no error
+
+
+def test_requoting_gives_what_the_loop_per_character_gives():
+    rng = random.Random(7)
+    alphabet = list("azAZ09-._~!$&'()*+,/:;=@[]?%#<>\"{}|^` ") + ["é", "\u2028", "2F", "7e", "%4"]
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 20)))
+        for safe in (urls._PATH_SAFE, urls._QUERY_SAFE):
+            assert urls._requote(text, safe) == urls._requote_each(text, safe)
+
+
+@pytest.mark.parametrize("name", ["example.org", "EXAMPLE.org", "ex_ample.org", "ex!ample.org",
+                                  "ex ample.org", "a..b", "xn--bcher-kva.example", "bücher.example"])
+def test_host_names_are_judged_as_before(name):
+    bad = sorted({c for c in name.lower() if c not in urls._HOST_CHARS}) if name.isascii() else []
+    if bad:
+        with pytest.raises(urls.InvalidURL, match="not allowed in host names"):
+            urls._host_name(name)
+    else:
+        try:
+            urls._host_name(name)
+        except urls.InvalidURL as exc:
+            assert "not allowed in host names" not in str(exc)
