@@ -6,6 +6,7 @@ every hop; each test here checks that the shortcut gives what the library's way 
 from __future__ import annotations
 
 import io
+import ipaddress
 import random
 import socket
 
@@ -14,6 +15,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from archiver import urls
+from archiver.fetch import guard
 from archiver.fetch.guard import Target
 from archiver.fetch.wire import Deadline, PinnedAdapter, Tap, _RecordingReader
 
@@ -212,3 +214,85 @@ def test_host_names_are_judged_as_before(name):
             urls._host_name(name)
         except urls.InvalidURL as exc:
             assert "not allowed in host names" not in str(exc)
+
+
+# --- archiver/fetch/guard.py: parses and judgements worked out once ------------------------
+
+def _check_host_as_before(host, port, allow=frozenset(), resolver=None):
+    """check_host as it was before its parses and judgements were cached."""
+    written = host.strip("[]").lower().rstrip(".")
+    try:
+        literal = ipaddress.ip_address(written)
+    except ValueError:
+        literal = None
+    key_host = literal.compressed if literal is not None else written
+    allowed = (key_host, port) in {(h.strip("[]").lower().rstrip("."), p) for h, p in allow}
+    if literal is not None:
+        infos = [(guard._family(literal), literal.compressed, guard._sockaddr(literal, port))]
+    else:
+        infos = guard._resolve(written, port, resolver or socket.getaddrinfo)
+    checked = []
+    for family, text, sockaddr in infos:
+        try:
+            addr = ipaddress.ip_address(text.split("%", 1)[0])
+        except ValueError:
+            raise guard.DNSFailure(written, f"the resolver returned {text!r}, which is not an address") from None
+        if not allowed:
+            reason = guard.why_not_public(addr)
+            if reason:
+                raise guard.RefusedAddress(key_host, port, addr.compressed, reason)
+        checked.append((family, addr.compressed, sockaddr))
+    family, address, sockaddr = checked[0]
+    return Target(host=key_host, port=port, address=address, family=family, sockaddr=sockaddr,
+                  allowed_by_list=allowed, candidates=tuple(checked))
+
+
+def _outcome(call):
+    try:
+        return call()
+    except guard.GuardError as exc:
+        return type(exc).__name__, str(exc)
+
+
+def _random_address(rng: random.Random) -> str:
+    nets = [net for net, _ in guard._IPV4_BLOCKED + guard._IPV6_BLOCKED + guard._IPV6_OUTSIDE] + [
+        guard._MAPPED, guard._COMPATIBLE, guard._SIXTOFOUR, guard._TEREDO, guard._NAT64,
+        guard._NAT64_LOCAL, ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("2000::/3")]
+    net = rng.choice(nets)
+    addr = net[rng.randrange(min(net.num_addresses, 2 ** 32))]
+    return rng.choice([addr.compressed, addr.exploded, str(addr).upper()])
+
+
+_HOSTS = ["example.org", "EXAMPLE.org.", "127.0.0.1", "127.1", "2130706433", "0x7f000001",
+          "[::1]", "[0:0::1]", "::ffff:127.0.0.1", "[::FFFF:7F00:1]", "8.8.8.8", "8.8.8.8.",
+          "1.2.3", "1.2.3.4.5", "01.2.3.4", "\u0661\u0662\u0667.0.0.1", "²7.0.0.1", "",
+          "...", "fe80::1%eth0", "[2001:db8::1]", "2606:4700::1", "localhost", "a:b", "[]"]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_check_host_judges_as_it_did_before_caching(seed):
+    rng = random.Random(seed)
+    port = rng.choice([80, 443, 8080])
+    allow_pairs = [(rng.choice(_HOSTS + ["LocalHost."]), port) for _ in range(rng.randrange(0, 3))]
+    answers = [_random_address(rng) for _ in range(rng.randrange(1, 4))]
+    if rng.random() < 0.1:
+        answers.append("not-an-address")
+
+    def resolver(host, port, *_args):
+        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "",
+                 (a, port)) for a in answers]
+
+    for allow in (frozenset(allow_pairs), set(allow_pairs), list(allow_pairs)):
+        for host in _HOSTS + [rng.choice(answers)]:
+            for _ in range(2):      # the second time from the caches
+                assert (_outcome(lambda: guard.check_host(host, port, allow, resolver))
+                        == _outcome(lambda: _check_host_as_before(host, port, allow, resolver)))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_every_kind_of_address_is_judged_as_why_not_public_judges_it(seed):
+    rng = random.Random(1000 + seed)
+    for _ in range(200):
+        text = _random_address(rng)
+        addr = ipaddress.ip_address(text)
+        assert guard._judged(text) == (addr.compressed, guard.why_not_public(addr))
