@@ -228,7 +228,8 @@ def _check_host_as_before(host, port, allow=frozenset(), resolver=None):
     key_host = literal.compressed if literal is not None else written
     allowed = (key_host, port) in {(h.strip("[]").lower().rstrip("."), p) for h, p in allow}
     if literal is not None:
-        infos = [(guard._family(literal), literal.compressed, guard._sockaddr(literal, port))]
+        text = literal.compressed
+        infos = [(guard._family(literal), text, (text, port, 0, 0) if literal.version == 6 else (text, port))]
     else:
         infos = guard._resolve(written, port, resolver or socket.getaddrinfo)
     checked = []

@@ -133,12 +133,13 @@ def check_host(host: str, port: int, allow: Iterable[tuple[str, int]] = frozense
     pair is allowlisted) and `DNSFailure` when the name does not resolve.
     """
     written = host.strip("[]").lower().rstrip(".")
-    literal = _parse_literal(written)
-    key_host = literal.compressed if literal is not None else written
+    literal = _literal(written)
+    key_host = literal[1] if literal is not None else written
     allowed = (key_host, port) in _allow_keys(allow)
 
     if literal is not None:
-        infos = [(_family(literal), literal.compressed, _sockaddr(literal, port))]
+        family, text = literal
+        infos = [(family, text, (text, port, 0, 0) if family == socket.AF_INET6 else (text, port))]
     else:
         infos = _resolve(written, port, resolver or socket.getaddrinfo)
 
@@ -233,18 +234,20 @@ def _judged(text: str) -> tuple[str, str | None] | None:
     return addr.compressed, why_not_public(addr)
 
 
-def _parse_literal(host: str) -> IPAddress | None:
+def _literal(host: str) -> tuple[int, str] | None:
+    """The address family and canonical form of an IP literal host; None for a name."""
     if ":" not in host and not host.replace(".", "").isdigit():
         return None      # IPv4 literals are digits and dots, IPv6 ones hold a ':'
-    return _parse_ip(host)
+    return _parsed_literal(host)
 
 
 @functools.lru_cache(maxsize=1024)
-def _parse_ip(host: str) -> IPAddress | None:
+def _parsed_literal(host: str) -> tuple[int, str] | None:
     try:
-        return ipaddress.ip_address(host)
+        addr = ipaddress.ip_address(host)
     except ValueError:
         return None
+    return _family(addr), addr.compressed
 
 
 def _allow_keys(allow: Iterable[tuple[str, int]]) -> frozenset[tuple[str, int]]:
@@ -261,10 +264,6 @@ def _frozen_allow_keys(allow: frozenset[tuple[str, int]]) -> frozenset[tuple[str
 
 def _family(addr: IPAddress) -> int:
     return socket.AF_INET6 if addr.version == 6 else socket.AF_INET
-
-
-def _sockaddr(addr: IPAddress, port: int) -> tuple:
-    return (addr.compressed, port, 0, 0) if addr.version == 6 else (addr.compressed, port)
 
 
 def _resolve(host: str, port: int, resolver: Resolver) -> list[tuple[int, str, tuple]]:
