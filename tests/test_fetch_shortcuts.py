@@ -5,6 +5,7 @@ every hop; each test here checks that the shortcut gives what the library's way 
 """
 from __future__ import annotations
 
+import http.client
 import io
 import ipaddress
 import random
@@ -12,10 +13,12 @@ import socket
 
 import pytest
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
+from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
 
 from archiver import urls
-from archiver.fetch import guard
+from archiver.fetch import fetcher, guard
 from archiver.fetch.guard import Target
 from archiver.fetch.wire import Deadline, PinnedAdapter, Tap, _RecordingReader
 
@@ -297,3 +300,43 @@ def test_every_kind_of_address_is_judged_as_why_not_public_judges_it(seed):
         text = _random_address(rng)
         addr = ipaddress.ip_address(text)
         assert guard._judged(text) == (addr.compressed, guard.why_not_public(addr))
+
+
+# --- archiver/fetch/fetcher.py: responses that set no cookie skip the cookie jar -----------
+
+def _urllib3_response(head: bytes):
+    class Sock:
+        def makefile(self, *_args):
+            return io.BytesIO(head + b"body")
+
+    original = http.client.HTTPResponse(Sock(), method="GET")
+    original.begin()
+    return urllib3.HTTPResponse(body=original, headers=urllib3.HTTPHeaderDict(original.msg.items()),
+                                status=original.status, preload_content=False,
+                                decode_content=False, original_response=original)
+
+
+def _jar_contents(jar) -> list:
+    return sorted((c.domain, c.path, c.name, c.value, c.expires) for c in jar)
+
+
+_COOKIE_LINES = [b"Set-Cookie: a=1", b"set-cookie: b=2; Path=/", b"SET-COOKIE: old=; Max-Age=0",
+                 b"Set-Cookie2: c=3; Version=1", b"Set-Cookie: d=4; Domain=example.org",
+                 b"X-Set-Cookie: no=1", b"Cookie: e=5", b"Set-Cookies: f=6", b"Content-Type: text/html"]
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_cookies_are_kept_as_the_jar_itself_keeps_them(seed):
+    rng = random.Random(seed)
+    lines = [rng.choice(_COOKIE_LINES) for _ in range(rng.randrange(0, 4))]
+    head = b"HTTP/1.1 200 OK\r\n" + b"".join(line + b"\r\n" for line in lines) + b"\r\n"
+    prepared = requests.Request("GET", "http://example.org/a/b").prepare()
+    jars = []
+    for keep in (fetcher._keep_cookies, extract_cookies_to_jar):
+        jar = RequestsCookieJar()
+        jar.set("old", "x", domain="example.org", path="/")
+        response = _urllib3_response(head)
+        keep(jar, prepared, response)
+        response.release_conn()
+        jars.append(_jar_contents(jar))
+    assert jars[0] == jars[1]
