@@ -10,6 +10,7 @@ import io
 import ipaddress
 import random
 import socket
+import tempfile
 
 import pytest
 import requests
@@ -18,7 +19,7 @@ from requests.adapters import HTTPAdapter
 from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
 
 from archiver import urls
-from archiver.fetch import fetcher, guard
+from archiver.fetch import fetcher, guard, message
 from archiver.fetch.guard import Target
 from archiver.fetch.wire import Deadline, PinnedAdapter, Tap, _RecordingReader
 
@@ -340,3 +341,38 @@ def test_cookies_are_kept_as_the_jar_itself_keeps_them(seed):
         response.release_conn()
         jars.append(_jar_contents(jar))
     assert jars[0] == jars[1]
+
+
+# --- archiver/fetch/message.py: a body read whole is not copied into a second buffer ------
+
+def _payload_facts(payload) -> tuple:
+    data = payload.file.read()
+    payload.file.close()
+    return data, payload.length, payload.sha256, payload.complete, payload.capped, payload.offset
+
+
+@pytest.mark.parametrize("seed", range(150))
+def test_a_payload_read_whole_is_the_payload_the_spooled_copy_gives(seed, monkeypatch):
+    rng = random.Random(seed)
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
+    size = rng.choice([0, 1, 5, 100, 4095, 70000, message.SPOOL_MAX_MEMORY - len(head) - 1,
+                       message.SPOOL_MAX_MEMORY + 3])
+    body = rng.randbytes(size)
+    limit = rng.choice([0, 1, size - 1, size, size + 1, 10 ** 9])
+    content_length = rng.choice([None, size, size + 1, max(size - 1, 0)])
+    bodiless = rng.random() < 0.2
+    recorded = tempfile.SpooledTemporaryFile(max_size=message.SPOOL_MAX_MEMORY)
+    recorded.write(head + body)
+    try:
+        facts = []
+        spooled = 1 if size < 100_000 else 64 * 1024    # pieces this small: the spooled path
+        for copy_size in (message._COPY_SIZE, spooled):
+            monkeypatch.setattr(message, "_COPY_SIZE", copy_size)
+            payload = message.extract_payload(recorded, len(head), chunked=False,
+                                              content_length=content_length, limit=limit,
+                                              bodiless=bodiless)
+            assert recorded.tell() == len(head) + size       # left at the end, as before
+            facts.append(_payload_facts(payload))
+        assert facts[0] == facts[1]
+    finally:
+        recorded.close()
