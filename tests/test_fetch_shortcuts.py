@@ -5,22 +5,26 @@ every hop; each test here checks that the shortcut gives what the library's way 
 """
 from __future__ import annotations
 
+import hashlib
 import http.client
 import io
 import ipaddress
 import random
 import socket
 import tempfile
+from datetime import datetime, timezone
 
 import pytest
 import requests
 import urllib3
+from cryptography import x509
 from requests.adapters import HTTPAdapter
 from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
 
 from archiver import urls
-from archiver.fetch import fetcher, guard, message
+from archiver.fetch import fetcher, guard, message, tlsinfo
 from archiver.fetch.guard import Target
+from archiver.fetch.types import TLSInfo
 from archiver.fetch.wire import Deadline, PinnedAdapter, Tap, _RecordingReader
 
 URLS = [
@@ -376,3 +380,48 @@ def test_a_payload_read_whole_is_the_payload_the_spooled_copy_gives(seed, monkey
         assert facts[0] == facts[1]
     finally:
         recorded.close()
+
+
+# --- archiver/fetch/tlsinfo.py: a certificate read once ------------------------------------
+
+def _certificate_der(name: str) -> bytes:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name),
+                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test, Inc.")])
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(datetime(2026, 1, 1, tzinfo=timezone.utc))
+            .not_valid_after(datetime(2027, 1, 1, 12, 30, tzinfo=timezone.utc))
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def _tls_info_read_every_time(version, cipher, cert_der):
+    info = TLSInfo(version=version, cipher=cipher)
+    if not cert_der:
+        return info
+    info.cert_der = cert_der
+    info.cert_sha256 = hashlib.sha256(cert_der).hexdigest()
+    try:
+        cert = x509.load_der_x509_certificate(cert_der)
+    except ValueError:
+        return info
+    info.cert_subject = cert.subject.rfc4514_string()
+    info.cert_issuer = cert.issuer.rfc4514_string()
+    info.cert_not_before = cert.not_valid_before_utc.astimezone(timezone.utc)
+    info.cert_not_after = cert.not_valid_after_utc.astimezone(timezone.utc)
+    return info
+
+
+@pytest.mark.parametrize("cert_der", [None, b"", b"not a certificate", "cert-a", "cert-b"])
+def test_tls_facts_are_those_read_from_the_certificate_each_time(cert_der):
+    if isinstance(cert_der, str):
+        cert_der = _certificate_der(cert_der + ".example")
+    first = tlsinfo.tls_info("TLSv1.3", "TLS_AES_128_GCM_SHA256", cert_der)
+    again = tlsinfo.tls_info("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", cert_der)
+    assert first == _tls_info_read_every_time("TLSv1.3", "TLS_AES_128_GCM_SHA256", cert_der)
+    assert again == _tls_info_read_every_time("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", cert_der)
+    assert first is not again
