@@ -11,6 +11,7 @@ import io
 import ipaddress
 import random
 import socket
+import ssl
 import tempfile
 from datetime import datetime, timezone
 
@@ -22,10 +23,12 @@ from requests.adapters import HTTPAdapter
 from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
 
 from archiver import urls
-from archiver.fetch import fetcher, guard, message, tlsinfo
+from archiver.fetch import fetch, fetcher, guard, message, tlsinfo, wire
 from archiver.fetch.guard import Target
 from archiver.fetch.types import TLSInfo
 from archiver.fetch.wire import Deadline, PinnedAdapter, Tap, _RecordingReader
+from tests.netguard import resolver_for
+from tests.test_fetch import TLS_NAME, make_settings, tls_site  # noqa: F401
 
 URLS = [
     "http://example.org/",
@@ -425,3 +428,41 @@ def test_tls_facts_are_those_read_from_the_certificate_each_time(cert_der):
     assert first == _tls_info_read_every_time("TLSv1.3", "TLS_AES_128_GCM_SHA256", cert_der)
     assert again == _tls_info_read_every_time("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", cert_der)
     assert first is not again
+
+
+# --- archiver/fetch/wire.py: the trusted CAs loaded once -----------------------------------
+
+def test_the_shared_tls_context_is_the_one_urllib3_would_build_for_a_verified_connection():
+    import certifi
+    from urllib3.util.ssl_ import create_urllib3_context
+    own = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+    own.load_verify_locations(certifi.where())
+    shared = wire.verifying_context(certifi.where(), None)
+    for setting in ("verify_mode", "check_hostname", "options", "minimum_version",
+                    "maximum_version", "hostname_checks_common_name", "verify_flags",
+                    "post_handshake_auth"):
+        assert getattr(shared, setting) == getattr(own, setting), setting
+    # the same CAs (OpenSSL sorts its store when it looks a certificate up: order aside)
+    assert sorted(map(repr, shared.get_ca_certs())) == sorted(map(repr, own.get_ca_certs()))
+    assert shared.verify_mode == ssl.CERT_REQUIRED and shared.check_hostname
+
+
+def test_new_tls_connections_share_the_loaded_cas_and_still_verify(tls_site):  # noqa: F811
+    url = f"https://{TLS_NAME}:{tls_site.port}/article"
+    settings = make_settings(f"{TLS_NAME}:{tls_site.port}")
+    resolver = resolver_for({TLS_NAME: "127.0.0.1"})
+    wire.verifying_context.cache_clear()
+    for _ in range(3):              # no kept connections: three connections, three handshakes
+        result = fetch(url, settings, resolver=resolver, ca_bundle=tls_site.ca_file)
+        try:
+            assert result.ok, result.error
+            assert result.final.tls.cert_subject == f"O=Fixture,CN={TLS_NAME}"
+        finally:
+            result.close()
+    assert wire.verifying_context.cache_info().misses == 1
+    untrusted = fetch(url, settings, resolver=resolver)          # the default CAs: refused
+    assert untrusted.error_code == "tls" and "certificate" in untrusted.error
+    other = "not-in-the-cert.example"
+    wrong_name = fetch(f"https://{other}:{tls_site.port}/", make_settings(f"{other}:{tls_site.port}"),
+                       resolver=resolver_for({other: "127.0.0.1"}), ca_bundle=tls_site.ca_file)
+    assert wrong_name.error_code == "tls" and "certificate" in wrong_name.error
