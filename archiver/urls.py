@@ -27,6 +27,7 @@ _UNRESERVED = set(string.ascii_letters + string.digits + "-._~")
 _PATH_SAFE = _UNRESERVED | set("!$&'()*+,/:;=@[]")
 _QUERY_SAFE = _PATH_SAFE | {"?"}
 _HOST_CHARS = set(string.ascii_lowercase + string.digits + "-._")
+_SCHEME_CHARS = set(string.ascii_lowercase + string.digits + "+-.")
 
 
 class InvalidURL(ValueError):
@@ -47,11 +48,7 @@ def normalize_submitted_url(raw: str) -> str:
         raise InvalidURL("the URL is empty: give a full address such as https://example.org/page")
     if len(url) > MAX_URL_LENGTH:
         raise InvalidURL(f"the URL is {len(url)} characters long; at most {MAX_URL_LENGTH} are accepted")
-    for ch in url:
-        if ch.isspace() or unicodedata.category(ch) in ("Cc", "Zs", "Zl", "Zp"):
-            raise InvalidURL(
-                f"the URL contains a space or control character ({ch!r}): remove it, "
-                "or percent-encode it (a space is %20)")
+    _refuse_spaces_and_controls(url)
     if "\\" in url:
         raise InvalidURL(
             "the URL contains a backslash; browsers and servers disagree on what it means, "
@@ -61,7 +58,7 @@ def normalize_submitted_url(raw: str) -> str:
     scheme = scheme.lower()
     looks_like_host = "." in scheme or rest.split("/")[0].isdigit()
     if (not sep or not scheme or looks_like_host
-            or not all(c in string.ascii_lowercase + string.digits + "+-." for c in scheme)):
+            or not _SCHEME_CHARS.issuperset(scheme)):
         raise InvalidURL(
             f"the URL {_short(url)} has no scheme: write it in full, e.g. https://{_short(url, 60)}")
     if scheme not in SCHEMES:
@@ -90,6 +87,21 @@ def normalize_submitted_url(raw: str) -> str:
             f"the URL is {len(normalized)} characters long once encoded; at most {MAX_URL_LENGTH} "
             "are accepted")
     return normalized
+
+
+def _refuse_spaces_and_controls(url: str) -> None:
+    # Printable ASCII other than the space holds none of them: the common case, in C.
+    if url.isascii() and url.isprintable() and " " not in url:
+        return
+    for ch in url:
+        if _space_or_control(ch):
+            raise InvalidURL(
+                f"the URL contains a space or control character ({ch!r}): remove it, "
+                "or percent-encode it (a space is %20)")
+
+
+def _space_or_control(ch: str) -> bool:
+    return ch.isspace() or unicodedata.category(ch) in ("Cc", "Zs", "Zl", "Zp")
 
 
 def _split_authority(authority: str, scheme: str) -> tuple[str, int | None]:
@@ -144,7 +156,7 @@ def _host_name(name: str) -> str:
                 f"the host name {name!r} is not a valid internationalised domain name ({exc}): "
                 "check its spelling") from None
     name = name.lower()
-    bad = sorted({c for c in name if c not in _HOST_CHARS})
+    bad = [] if _HOST_CHARS.issuperset(name) else sorted({c for c in name if c not in _HOST_CHARS})
     if bad:
         raise InvalidURL(
             f"the host name {name!r} contains characters not allowed in host names "
@@ -175,6 +187,13 @@ def _port(text: str | None) -> int | None:
 def _requote(text: str, safe: set[str]) -> str:
     """Percent-encode what is not allowed as is; decode escapes of unreserved characters,
     upper-case the others, and encode a '%' that does not start an escape."""
+    if safe.issuperset(text):           # no '%' (never safe), nothing to encode: the common case
+        return text
+    return _requote_each(text, safe)
+
+
+def _requote_each(text: str, safe: set[str]) -> str:
+    """_requote, one character at a time."""
     out = []
     i = 0
     while i < len(text):

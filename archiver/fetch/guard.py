@@ -16,6 +16,7 @@ that merely resolves to an allowed address is not allowed by that.
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from dataclasses import dataclass
@@ -132,26 +133,25 @@ def check_host(host: str, port: int, allow: Iterable[tuple[str, int]] = frozense
     pair is allowlisted) and `DNSFailure` when the name does not resolve.
     """
     written = host.strip("[]").lower().rstrip(".")
-    literal = _parse_literal(written)
-    key_host = literal.compressed if literal is not None else written
-    allowed = (key_host, port) in {(h.strip("[]").lower().rstrip("."), p) for h, p in allow}
+    literal = _literal(written)
+    key_host = literal[1] if literal is not None else written
+    allowed = (key_host, port) in _allow_keys(allow)
 
     if literal is not None:
-        infos = [(_family(literal), literal.compressed, _sockaddr(literal, port))]
+        family, text = literal
+        infos = [(family, text, (text, port, 0, 0) if family == socket.AF_INET6 else (text, port))]
     else:
         infos = _resolve(written, port, resolver or socket.getaddrinfo)
 
     checked = []
     for family, text, sockaddr in infos:
-        try:
-            addr = ipaddress.ip_address(text.split("%", 1)[0])
-        except ValueError:
-            raise DNSFailure(written, f"the resolver returned {text!r}, which is not an address") from None
-        if not allowed:
-            reason = why_not_public(addr)
-            if reason:
-                raise RefusedAddress(key_host, port, addr.compressed, reason)
-        checked.append((family, addr.compressed, sockaddr))
+        judged = _judged(text.split("%", 1)[0])
+        if judged is None:
+            raise DNSFailure(written, f"the resolver returned {text!r}, which is not an address")
+        address, reason = judged
+        if reason and not allowed:
+            raise RefusedAddress(key_host, port, address, reason)
+        checked.append((family, address, sockaddr))
     family, address, sockaddr = checked[0]
     return Target(host=key_host, port=port, address=address, family=family, sockaddr=sockaddr,
                   allowed_by_list=allowed, candidates=tuple(checked))
@@ -221,19 +221,49 @@ def _rfc6052_ipv4(value: int, prefix_len: int) -> ipaddress.IPv4Address:
     return ipaddress.IPv4Address(bytes(picked))
 
 
-def _parse_literal(host: str) -> IPAddress | None:
+# The judgement of an address and the parse of a host depend on nothing else: each is
+# worked out once for the addresses and hosts a worker meets again and again.
+@functools.lru_cache(maxsize=4096)
+def _judged(text: str) -> tuple[str, str | None] | None:
+    """The canonical form of the address `text` and why it is not public (None when it
+    is); None when `text` is not an IP address."""
     try:
-        return ipaddress.ip_address(host)
+        addr = ipaddress.ip_address(text)
     except ValueError:
         return None
+    return addr.compressed, why_not_public(addr)
+
+
+def _literal(host: str) -> tuple[int, str] | None:
+    """The address family and canonical form of an IP literal host; None for a name."""
+    if ":" not in host and not host.replace(".", "").isdigit():
+        return None      # IPv4 literals are digits and dots, IPv6 ones hold a ':'
+    return _parsed_literal(host)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_literal(host: str) -> tuple[int, str] | None:
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return _family(addr), addr.compressed
+
+
+def _allow_keys(allow: Iterable[tuple[str, int]]) -> frozenset[tuple[str, int]]:
+    """The allowlist as the host:port pairs check_host compares with."""
+    if isinstance(allow, frozenset):
+        return _frozen_allow_keys(allow)
+    return frozenset((h.strip("[]").lower().rstrip("."), p) for h, p in allow)
+
+
+@functools.lru_cache(maxsize=64)
+def _frozen_allow_keys(allow: frozenset[tuple[str, int]]) -> frozenset[tuple[str, int]]:
+    return frozenset((h.strip("[]").lower().rstrip("."), p) for h, p in allow)
 
 
 def _family(addr: IPAddress) -> int:
     return socket.AF_INET6 if addr.version == 6 else socket.AF_INET
-
-
-def _sockaddr(addr: IPAddress, port: int) -> tuple:
-    return (addr.compressed, port, 0, 0) if addr.version == 6 else (addr.compressed, port)
 
 
 def _resolve(host: str, port: int, resolver: Resolver) -> list[tuple[int, str, tuple]]:

@@ -7,12 +7,15 @@ read stopped early (deadline, size cap, dropped connection).
 from __future__ import annotations
 
 import hashlib
+import io
 import tempfile
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 SPOOL_MAX_MEMORY = 1024 * 1024
-_COPY_SIZE = 64 * 1024
+# Pieces copied at a time: a body that is still in memory (see SPOOL_MAX_MEMORY) goes in
+# one piece, into one buffer sized once, instead of a buffer grown and copied per 64 KB.
+_COPY_SIZE = SPOOL_MAX_MEMORY
 
 
 @dataclass
@@ -63,7 +66,15 @@ class Payload:
 
 def extract_payload(response: BinaryIO, body_start: int, *, chunked: bool,
                     content_length: int | None, limit: int, bodiless: bool = False) -> Payload:
-    """Copy the body out of a recorded response into a spooled file, at most `limit` bytes."""
+    """Copy the body out of a recorded response, at most `limit` bytes: into a file in
+    memory when it is read whole below SPOOL_MAX_MEMORY, otherwise into a spooled file."""
+    if not chunked:
+        response.seek(body_start)
+        body = response.read(_COPY_SIZE)
+        if len(body) < _COPY_SIZE:
+            response.seek(0, 2)
+            return _payload_in_memory(body, body_start, content_length=content_length,
+                                      limit=limit, bodiless=bodiless)
     out = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_MEMORY)
     digest = hashlib.sha256()
     written = 0
@@ -94,6 +105,18 @@ def extract_payload(response: BinaryIO, body_start: int, *, chunked: bool,
     return Payload(file=out, length=written, sha256=digest.hexdigest(),
                    complete=complete and not capped, capped=capped,
                    offset=None if chunked else body_start)
+
+
+def _payload_in_memory(body: bytes, body_start: int, *, content_length: int | None,
+                       limit: int, bodiless: bool) -> Payload:
+    """The payload of a body read whole, below the size a spooled file keeps in memory:
+    the bytes read are the file's, not copied again into a spooled file's buffer."""
+    capped = len(body) > limit
+    if capped:
+        body = body[:max(limit, 0)]
+    complete = bodiless or content_length is None or len(body) == content_length
+    return Payload(file=io.BytesIO(body), length=len(body), sha256=hashlib.sha256(body).hexdigest(),
+                   complete=complete and not capped, capped=capped, offset=body_start)
 
 
 def _dechunk(src: BinaryIO, emit) -> bool:

@@ -39,7 +39,7 @@ class Exchange:
     reason: str = ""
     headers: list[tuple[str, str]] = field(default_factory=list)   # in order, as sent
     # The entity body without transfer framing but with its content encoding kept,
-    # as bytes on disk (spooled); what payload_sha256 is computed over.
+    # in memory, or spooled to disk when large; what payload_sha256 is computed over.
     payload_file: BinaryIO | None = None
     payload_length: int = 0
     payload_sha256: str | None = None

@@ -17,6 +17,8 @@ most for the read timeout or the time left, whichever is shorter.
 """
 from __future__ import annotations
 
+import functools
+import os
 import socket
 import ssl
 import tempfile
@@ -29,6 +31,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
+from urllib3.util.ssl_ import create_urllib3_context
 
 from archiver.fetch.guard import Target
 
@@ -36,6 +39,10 @@ if TYPE_CHECKING:
     from archiver.fetch.connections import KeptConnections
 
 SPOOL_MAX_MEMORY = 1024 * 1024
+# Every request is tried once: a hop is never silently repeated (fetcher.py decides when
+# a parked connection's failure is asked again). Retry objects are not changed by use.
+NO_RETRIES = Retry(total=0, connect=0, read=0, redirect=False, status=0, other=0,
+                   raise_on_redirect=False)
 
 
 class Deadline:
@@ -121,18 +128,26 @@ class _RecordingReader:
         self._sock = sock
         self._io = sock.makefile("rb", buffering=0)   # holds a reference: see socket.makefile
         self._tap = tap
-        self._buf = bytearray()
+        # The bytes of the last socket read(s) and how far the parser has consumed them:
+        # a part handed out is a slice, or the very chunk when it is wanted whole.
+        self._chunk = b""
+        self._pos = 0
         self._eof = False
+        self._timed_out = False
         self.closed = False
 
     def _fill(self) -> bool:
-        """One read from the socket into the buffer; False at end of stream."""
+        """One read from the socket, added to what is left unread; False at end of stream."""
         if self._eof:
             return False
+        if self.closed or self._timed_out:     # as socket.SocketIO refuses it
+            raise (ValueError("I/O operation on closed file.") if self.closed
+                   else OSError("cannot read from timed out object"))
         self._sock.settimeout(self._tap.wait_time())
         try:
-            data = self._io.read(self._RECV_SIZE)
+            data = self._sock.recv(self._RECV_SIZE)
         except TimeoutError:
+            self._timed_out = True
             if self._tap.deadline.passed:
                 self._tap.deadline_hit = True
                 raise DeadlineExceeded(
@@ -141,44 +156,53 @@ class _RecordingReader:
         if not data:
             self._eof = True
             return False
-        self._buf += data
+        if self._pos < len(self._chunk):
+            data = self._chunk[self._pos:] + data
+        self._chunk, self._pos = data, 0
         return True
 
+    def _available(self) -> int:
+        return len(self._chunk) - self._pos
+
     def _take(self, n: int) -> bytes:
-        data = bytes(self._buf[:n])
-        del self._buf[:n]
+        start = self._pos
+        if start == 0 and n >= len(self._chunk):
+            data = self._chunk
+        else:
+            data = self._chunk[start:start + n]
+        self._pos = start + len(data)
         self._tap.record_received(data)
         return data
 
     def read1(self, size: int = -1) -> bytes:
-        if not self._buf:
+        if not self._available():
             self._fill()
-        return self._take(len(self._buf) if size is None or size < 0 else size)
+        return self._take(self._available() if size is None or size < 0 else size)
 
     def read(self, size: int | None = -1) -> bytes:
         pieces = []
         want = -1 if size is None or size < 0 else size
         while want != 0:
-            if self._buf:
-                piece = self._take(len(self._buf) if want < 0 else want)
+            if self._available():
+                piece = self._take(self._available() if want < 0 else want)
                 pieces.append(piece)
                 if want > 0:
                     want -= len(piece)
                 continue
             if not self._fill():
                 break
-        return b"".join(pieces)
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
     def readline(self, size: int | None = -1) -> bytes:
         limit = -1 if size is None or size < 0 else size
         while True:
-            end = self._buf.find(b"\n")
-            if end >= 0 and (limit < 0 or end < limit):
-                return self._take(end + 1)
-            if limit >= 0 and len(self._buf) >= limit:
+            end = self._chunk.find(b"\n", self._pos)
+            if end >= 0 and (limit < 0 or end - self._pos < limit):
+                return self._take(end + 1 - self._pos)
+            if limit >= 0 and self._available() >= limit:
                 return self._take(limit)
             if not self._fill():
-                return self._take(len(self._buf))
+                return self._take(self._available())
 
     def readinto(self, buffer) -> int:
         view = memoryview(buffer).cast("B")
@@ -193,9 +217,9 @@ class _RecordingReader:
         return len(data)
 
     def peek(self, size: int = 0) -> bytes:
-        if not self._buf:
+        if not self._available():
             self._fill()
-        return bytes(self._buf)
+        return self._chunk[self._pos:]
 
     def readable(self) -> bool:
         return True
@@ -206,7 +230,7 @@ class _RecordingReader:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            if self._buf:
+            if self._available():
                 self._tap.surplus = True
             self._io.close()
 
@@ -332,6 +356,18 @@ class PinnedHTTPSConnection(_PinnedMixin, HTTPSConnection):
         self.target, self.slot = target, slot
 
 
+@functools.lru_cache(maxsize=8)
+def verifying_context(ca_certs: str | None, ca_cert_dir: str | None) -> ssl.SSLContext:
+    """The TLS context urllib3 builds for a connection that verifies the certificate and
+    host name, with these CAs trusted. Loading a CA bundle costs tens of milliseconds of
+    CPU (OpenSSL 3); urllib3 would build a context and load the bundle for every new
+    connection. urllib3 sets the same verify mode and ALPN on it for each connection."""
+    context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+    context.load_verify_locations(ca_certs and os.path.expanduser(ca_certs),
+                                  ca_cert_dir and os.path.expanduser(ca_cert_dir))
+    return context
+
+
 class _PinnedHTTPPool(HTTPConnectionPool):
     ConnectionCls = PinnedHTTPConnection
 
@@ -352,9 +388,28 @@ class PinnedAdapter(HTTPAdapter):
         self._pools: list[tuple[tuple, HTTPConnectionPool]] = []
         self._slot: TapSlot | None = None
         self._connects_before = 0
-        super().__init__(pool_connections=1, pool_maxsize=1,
-                         max_retries=Retry(total=0, connect=0, read=0, redirect=False,
-                                           status=0, other=0, raise_on_redirect=False))
+        super().__init__(pool_connections=1, pool_maxsize=1, max_retries=NO_RETRIES)
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        """No PoolManager: get_connection_with_tls_context hands out this adapter's own
+        pinned pools, so one built for every hop would only be thrown away."""
+        self.poolmanager = None
+
+    def request_url(self, request, proxies) -> str:
+        """Without proxies (the fetcher passes none) the request target is the URL's path
+        and query; requests' own way parses the URL twice more to find no proxy."""
+        if proxies:
+            return super().request_url(request, proxies)
+        return request.path_url
+
+    def cert_verify(self, conn, url: str, verify, cert) -> None:
+        """requests' settings for checking the server's certificate, with the trusted CAs
+        in a TLS context built once instead of loaded again for each new connection."""
+        super().cert_verify(conn, url, verify, cert)
+        if (isinstance(conn, HTTPSConnectionPool) and conn.cert_reqs == "CERT_REQUIRED"
+                and (conn.ca_certs or conn.ca_cert_dir)):
+            conn.conn_kw["ssl_context"] = verifying_context(conn.ca_certs, conn.ca_cert_dir)
+            conn.ca_certs = conn.ca_cert_dir = None
 
     def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
         parts = urlsplit(request.url)
@@ -387,4 +442,3 @@ class PinnedAdapter(HTTPAdapter):
             else:
                 pool.close()
         self._pools.clear()
-        super().close()
