@@ -13,13 +13,14 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from sqlalchemy import JSON, bindparam, insert, select, update
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
 from archiver.accounts.models import CaptureRestriction
+from archiver.background import in_background
 from archiver.db import transaction
 from archiver.ledger.events import capture_entries, record_failure
 from archiver.ledger.log import append_rows
@@ -75,21 +76,30 @@ class StoreBatch:
     def commit(self) -> None:
         """Store every waiting capture. Records that cannot be made durable fail their
         captures; if storing them together fails, each is stored on its own, so one bad
-        capture (deleted meanwhile, say) does not hold back the others."""
+        capture (deleted meanwhile, say) does not hold back the others.
+
+        The order holds as it always did: the records are durable before the replay index
+        names them, and the index file is durable before the catalogue says `stored`. The
+        waits overlap the work that does not depend on them (archiver/background.py): the
+        index lines are made while the WARC file is fsynced, the rows are written while
+        the index file is, and the transaction commits once both are done."""
         items, self.waiting = self.waiting, []
         if not items:
             return
+        syncing = in_background(self.ctx.writer.sync)
+        lines_of = _replay_lines(self.ctx, items)
         try:
-            self.ctx.writer.sync()
+            syncing.result()
         except OSError as exc:
             for item in items:
                 storage_failed(self.ctx, item.capture.id, exc)
             return
         # before the catalogue says "stored": a capture page opened at once must find it in replay
-        _index_for_replay(self.ctx, items)
+        indexing = in_background(_add_to_replay, self.ctx, items, lines_of)
         try:
-            self._store(items)
+            self._store(items, before_commit=lambda: _hide_again(self.ctx, indexing.result()))
         except Exception:    # noqa: BLE001 - find the one that fails, store the rest
+            _hide_again(self.ctx, indexing.result())
             if len(items) == 1:
                 raise
             log.exception("storing %d captures together failed; storing each on its own", len(items))
@@ -100,7 +110,7 @@ class StoreBatch:
                     log.exception("capture %s: its records are written but it could not be stored",
                                   item.capture.id)
 
-    def _store(self, items: list[Written]) -> None:
+    def _store(self, items: list[Written], before_commit: Callable[[], None] | None = None) -> None:
         deliveries: list[int] = []
         with transaction(self.ctx.sessions) as session:
             _store_rows(session, items)
@@ -111,6 +121,8 @@ class StoreBatch:
             for item in items:
                 if item.state == STORED:
                     deliveries += create_deliveries(session, self.ctx.settings, item.capture)
+            if before_commit is not None:
+                before_commit()
         self.stored += items
         _queue_deliveries(self.ctx, deliveries)
 
@@ -149,25 +161,44 @@ def _queue_deliveries(ctx: CaptureContext, delivery_ids: list[int]) -> None:
             mark_delivery_unqueued(ctx.sessions, delivery_id, exc)
 
 
-def _index_for_replay(ctx: CaptureContext, items: list[Written]) -> None:
-    """Make the captures replayable before they are shown as stored, except those made
-    private or taken down meanwhile. Their records are already durable, so a failure here
-    is logged, not fatal: `archiver reindex` rebuilds the index."""
+def _replay_lines(ctx: CaptureContext, items: list[Written]) -> dict[int, list[str]] | None:
+    """The replay index lines of each capture, but those made private or taken down
+    meanwhile. Their records are durable by the time the lines are used, so a failure here
+    is logged, not fatal: `archiver reindex` rebuilds the index. None after a failure."""
     try:
         hidden = _hidden(ctx, [item.capture.id for item in items])
-        shown = [item for item in items if item.capture.id not in hidden]
-        lines_of = {item.capture.id: capture_lines(ctx.settings, ctx.writer.storage,
-                                                    item.written.filename, item.written.records)
-                    for item in shown}
-        if not shown:
-            return
+        return {item.capture.id: capture_lines(ctx.settings, ctx.writer.storage,
+                                               item.written.filename, item.written.records)
+                for item in items if item.capture.id not in hidden}
+    except Exception:
+        log.exception("captures stored but not added to the replay index; run `archiver reindex`")
+        return None
+
+
+def _add_to_replay(ctx: CaptureContext, items: list[Written],
+                   lines_of: dict[int, list[str]] | None) -> dict[int, list[str]]:
+    """Add the lines to the replay index (file work only: it runs beside the rows being
+    written). Returns the lines added, by capture."""
+    if not lines_of:
+        return {}
+    try:
+        shown = [item for item in items if item.capture.id in lines_of]
         add_lines(ctx.settings, sorted({item.written.filename for item in shown}),
                   [line for lines in lines_of.values() for line in lines])
-        # hidden just now? its restriction's replay sync may have run before these lines were in
+        return lines_of
+    except Exception:
+        log.exception("captures stored but not added to the replay index; run `archiver reindex`")
+        return {}
+
+
+def _hide_again(ctx: CaptureContext, lines_of: dict[int, list[str]]) -> None:
+    """A capture hidden just now: its restriction's replay sync may have run before its
+    lines were in, so they are taken out again."""
+    try:
         for capture_id in _hidden(ctx, list(lines_of)):
             remove_lines(ctx.settings, lines_of[capture_id])
     except Exception:
-        log.exception("captures stored but not added to the replay index; run `archiver reindex`")
+        log.exception("a capture hidden meanwhile may still be in the replay index; run `archiver reindex`")
 
 
 _RESTRICTIONS = CaptureRestriction.__table__

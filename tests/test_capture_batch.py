@@ -3,6 +3,7 @@ as it would be alone, one bad capture does not hold back the others, and a submi
 cut into tasks of several captures (archiver/submissions.py, `batches`)."""
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -74,6 +75,51 @@ def test_captures_stored_together_are_each_stored_in_full(database_url, make_ctx
     for url, capture in zip(urls, stored):
         key = url.rsplit("?", 1)[1]
         assert any(key in line and '"status": "200"' in line for line in lines), (key, lines)
+
+
+def test_records_are_durable_before_the_index_names_them_and_the_index_before_stored(
+        ctx, fixture_site, monkeypatch):
+    """The fsyncs of a batch run beside other work (archiver/background.py); the order that
+    counts still holds: WARC fsynced, then the index file fsynced and renamed into place,
+    then its folder fsynced, and only then the commit that says `stored`."""
+    from sqlalchemy import event
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        real_fsync(fd)
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"), os.fstat(fd).st_size))
+
+    def replace(src, dst):
+        real_replace(src, dst)
+        events.append(("rename", str(dst), 0))
+
+    ids = submit(ctx, [fixture_site.url(f"/article?order={n}") for n in range(3)])
+
+    def after_commit(_session):
+        with ctx.sessions.kw["bind"].connect() as connection:
+            states = set(connection.execute(select(Capture.state).where(Capture.id.in_(ids))).scalars())
+        events.append(("commit", ",".join(sorted(states)), 0))
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    event.listen(ctx.sessions, "after_commit", after_commit)
+    try:
+        outcomes = run_captures(ctx, ids, task_id="order-task")
+    finally:
+        event.remove(ctx.sessions, "after_commit", after_commit)
+    assert {o.state for o in outcomes} == {"stored"}
+    stored_at = events.index(("commit", "stored", 0))
+    [warc_path] = {path for kind, path, _ in events if kind == "fsync" and path.endswith(".warc.gz.open")}
+    written = os.path.getsize(warc_path)          # all three captures' records
+    synced = [n for n, (kind, path, size) in enumerate(events) if (kind, path, size) == ("fsync", warc_path, written)]
+    published = max(n for n, (kind, path, _) in enumerate(events) if kind == "rename" and path.endswith(".cdxj"))
+    index_file = max(n for n, (kind, path, _) in enumerate(events[:published])
+                     if kind == "fsync" and str(ctx.settings.data_dir) in path and ".tmp-" in path)
+    folder = published + 1
+    assert events[folder][0] == "fsync" and events[published][1].startswith(events[folder][1])
+    assert synced and synced[0] < published and index_file < published < folder < stored_at
+    assert all(kind != "commit" or "stored" not in states for kind, states, _ in events[:stored_at])
 
 
 def test_the_same_url_twice_in_one_batch_is_compared_with_the_first(ctx, fixture_site):

@@ -12,11 +12,13 @@ Life of a file (see docs/warc.md):
 """
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import hashlib
 import logging
 import os
 import platform
+import sys
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -55,6 +57,32 @@ class SealedFile:
 
 class SealError(RuntimeError):
     """A finished WARC file could not be put into storage; it is kept locally for a retry."""
+
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """Have the disk start writing these bytes now, without waiting for it: the fsync
+    that makes the batch durable (`sync`) then finds most of them written. Only a head
+    start: durability still comes from that fsync alone."""
+    if _sync_file_range is not None and length > 0:
+        # errors are not checked: where it does nothing, the fsync does all the work
+        _sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
+
+
+def _load_sync_file_range():
+    """Linux's sync_file_range(2) from the C library (Python has no binding), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+_SYNC_FILE_RANGE_WRITE = 2      # start writing out the dirty pages of the range; do not wait
+_sync_file_range = _load_sync_file_range()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -186,6 +214,8 @@ class WarcFileWriter:
                 current.handle.flush()
                 if durable:
                     os.fsync(current.handle.fileno())
+                else:
+                    _start_writeback(current.handle.fileno(), start, current.handle.tell() - start)
             except BaseException:
                 self._cut_back(current, start)
                 raise
