@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from archiver.accounts.models import CaptureRestriction
 from archiver.db import transaction
+from archiver.driver_rows import DriverRows
 from archiver.ledger.events import capture_entries, record_failure
 from archiver.ledger.log import append_rows
 from archiver.models import FAILED, STORED, Capture, CaptureRecord, WarcFile
@@ -209,7 +210,7 @@ def _store_statement():
             .values({name: value(_CAPTURES.c[name]) for name in STORE_FIELDS}))
 
 
-_STORE = _store_statement()
+_STORE = DriverRows(_store_statement(), ["capture_id", *(f"set_{name}" for name in STORE_FIELDS)])
 # the rest of each row as it is now, read after the UPDATE: the ledger's agent and the
 # webhooks read it; a capture without a row was deleted meanwhile
 _UNWRITTEN = [c for c in _CAPTURES.c if c.key not in STORE_FIELDS and c.key != "id"]
@@ -218,7 +219,9 @@ _STORED_ROWS = (select(_CAPTURES.c.id.label("stored_id"), *_UNWRITTEN)
 _WARC_FILES = WarcFile.__table__
 _WARC_FILE_IDS = (select(_WARC_FILES.c.filename, _WARC_FILES.c.id)
                   .where(_WARC_FILES.c.filename.in_(bindparam("filenames", expanding=True))))
-_INSERT_RECORDS = insert(CaptureRecord.__table__)
+_RECORD_COLUMNS = ("capture_id", "warc_file_id", "record_type", "record_id", "target_uri", "offset", "length",
+                   "block_digest", "payload_digest", "refers_to", "requisite")
+_INSERT_RECORDS = DriverRows(insert(CaptureRecord.__table__), _RECORD_COLUMNS)
 
 
 def _store_rows(session: Session, items: list[Written]) -> None:
@@ -242,7 +245,7 @@ def _store_rows(session: Session, items: list[Written]) -> None:
         params.update({f"set_{name}": value for name, value in values.items()}, capture_id=capture.id)
         updates.append(params)
         changed.append(values)
-    connection.execute(_STORE, updates)                    # one executemany
+    _STORE.execute(connection, updates)                    # one executemany
     rows = {row.stored_id: row for row in connection.execute(
         _STORED_ROWS, {"capture_ids": [item.capture.id for item in items]})}
     records = []
@@ -255,8 +258,7 @@ def _store_rows(session: Session, items: list[Written]) -> None:
             if name != "stored_id":
                 setattr(capture, name, value)
         records += _record_rows(capture.id, values["warc_file_id"], item.written.records)
-    if records:
-        connection.execute(_INSERT_RECORDS, records)     # one executemany
+    _INSERT_RECORDS.execute(connection, records)         # one executemany
 
 
 def _record_rows(capture_id: int, warc_file_id: int, locations) -> list[dict]:
