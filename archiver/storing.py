@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from archiver.accounts.models import CaptureRestriction
 from archiver.background import in_background
 from archiver.db import transaction
+from archiver.driver_rows import DriverRows
 from archiver.ledger.events import capture_entries, record_failure
 from archiver.ledger.log import append_rows
 from archiver.models import FAILED, STORED, Capture, CaptureRecord, WarcFile
@@ -240,16 +241,23 @@ def _store_statement():
             .values({name: value(_CAPTURES.c[name]) for name in STORE_FIELDS}))
 
 
-_STORE = _store_statement()
+_STORE = DriverRows(_store_statement(), ["capture_id", *(f"set_{name}" for name in STORE_FIELDS)])
 # the rest of each row as it is now, read after the UPDATE: the ledger's agent and the
 # webhooks read it; a capture without a row was deleted meanwhile
 _UNWRITTEN = [c for c in _CAPTURES.c if c.key not in STORE_FIELDS and c.key != "id"]
+_UNWRITTEN_NAMES = tuple(c.key for c in _UNWRITTEN)
 _STORED_ROWS = (select(_CAPTURES.c.id.label("stored_id"), *_UNWRITTEN)
                 .where(_CAPTURES.c.id.in_(bindparam("capture_ids", expanding=True))))
 _WARC_FILES = WarcFile.__table__
 _WARC_FILE_IDS = (select(_WARC_FILES.c.filename, _WARC_FILES.c.id)
                   .where(_WARC_FILES.c.filename.in_(bindparam("filenames", expanding=True))))
-_INSERT_RECORDS = insert(CaptureRecord.__table__)
+_RECORD_COLUMNS = ("capture_id", "warc_file_id", "record_type", "record_id", "target_uri", "offset", "length",
+                   "block_digest", "payload_digest", "refers_to", "requisite")
+_INSERT_RECORDS = DriverRows(insert(CaptureRecord.__table__), _RECORD_COLUMNS)
+# what storing decides for a row (_store_rows); the other STORE_FIELDS the capture holds already
+_DECIDED = ("warc_file_id", "stored_at", "finished_at", "state", "error_code", "error", "site")
+_HELD = tuple((f"set_{name}", name) for name in STORE_FIELDS if name not in _DECIDED)
+_MISSING = object()
 
 
 def _store_rows(session: Session, items: list[Written]) -> None:
@@ -269,11 +277,11 @@ def _store_rows(session: Session, items: list[Written]) -> None:
         values = {"warc_file_id": warc_file_ids[item.written.filename], "stored_at": stored_at,
                   "finished_at": stored_at, "state": item.state, "error_code": item.error_code,
                   "error": item.error, "site": site_of(capture.final_url or capture.requested_url)}
-        params = {f"set_{name}": getattr(capture, name) for name in STORE_FIELDS if name not in values}
+        params = {param: getattr(capture, name) for param, name in _HELD}
         params.update({f"set_{name}": value for name, value in values.items()}, capture_id=capture.id)
         updates.append(params)
         changed.append(values)
-    connection.execute(_STORE, updates)                    # one executemany
+    _STORE.execute(connection, updates)                    # one executemany
     rows = {row.stored_id: row for row in connection.execute(
         _STORED_ROWS, {"capture_ids": [item.capture.id for item in items]})}
     records = []
@@ -282,12 +290,15 @@ def _store_rows(session: Session, items: list[Written]) -> None:
         row = rows.get(capture.id)
         if row is None:
             raise NoResultFound(f"capture {capture.id} was deleted while it was being captured")
-        for name, value in (*values.items(), *row._mapping.items()):
-            if name != "stored_id":
+        for name, value in values.items():
+            setattr(capture, name, value)
+        held = vars(capture)
+        for name, value in zip(_UNWRITTEN_NAMES, row[1:]):
+            # most are as claimed: an attribute set is an ORM event, a comparison is not
+            if held.get(name, _MISSING) != value:
                 setattr(capture, name, value)
         records += _record_rows(capture.id, values["warc_file_id"], item.written.records)
-    if records:
-        connection.execute(_INSERT_RECORDS, records)     # one executemany
+    _INSERT_RECORDS.execute(connection, records)         # one executemany
 
 
 def _record_rows(capture_id: int, warc_file_id: int, locations) -> list[dict]:

@@ -170,6 +170,29 @@ def test_a_capture_deleted_meanwhile_does_not_hold_back_the_others(ctx, fixture_
         assert session.get(Capture, victim) is None
 
 
+def test_a_column_changed_meanwhile_reaches_what_storing_writes_next(ctx, fixture_site):
+    """Storing reads back the columns it does not write; a capture changed since its claim
+    (here another worker took it over) is stored with the row's values, not the claim's."""
+    from sqlalchemy import update
+    ids = submit(ctx, [fixture_site.url(f"/article?meanwhile={n}") for n in range(3)])
+    taken = ids[1]
+
+    def taking_fetch(url, settings, **kwargs):
+        if url.endswith("meanwhile=2"):       # `taken` is written and waits in the batch
+            with ctx.sessions.begin() as session:
+                session.execute(update(Capture).where(Capture.id == taken)
+                                .values(worker_host="other-host", attempts=Capture.attempts + 1))
+        return fetch(url, settings, **kwargs)
+
+    ctx.fetcher = taking_fetch
+    run_captures(ctx, ids, task_id="meanwhile")
+    with ctx.sessions() as session:
+        agents = {i: [e.agent for e in entries_of(session, i)[1:]] for i in ids}
+    assert {a["host"] for a in agents[taken]} == {"other-host"}
+    assert {a["attempt"] for a in agents[taken]} == {2}
+    assert {a["host"] for i in (ids[0], ids[2]) for a in agents[i]} == {ctx.settings.hostname}
+
+
 def test_captures_a_task_never_reached_go_back_to_the_queue_uncharged(ctx, fixture_site):
     from archiver.capture import claim_all
     ids = submit(ctx, [fixture_site.url(f"/plain.txt?held={n}") for n in range(3)])

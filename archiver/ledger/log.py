@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from archiver.db import transaction
+from archiver.driver_rows import DriverRows
 from archiver.ledger.keys import (HeadSignatureError, TreeHead, sign_head, verify_head)
 from archiver.ledger.merkle import consistency_proof, inclusion_proof, leaf_hash, root
 from archiver.ledger.models import LedgerEntry, LedgerHead, LedgerPending
@@ -26,12 +27,16 @@ APPEND_LOCK = 0x6172636869766572      # "archiver": the PostgreSQL advisory lock
 APPEND_TRIES = 20
 
 
+# json.dumps with these options builds an encoder each call: one, built once, does the same
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical(position: int, recorded_at: datetime, event: str, capture_id: int | None,
               agent: dict, details: dict) -> bytes:
     """The bytes an entry's leaf hash covers: sorted-key JSON, UTF-8, no spaces."""
     document = {"position": position, "recorded_at": recorded_at.astimezone(timezone.utc).isoformat(),
                 "event": event, "capture_id": capture_id, "agent": agent, "details": details}
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _CANONICAL_JSON.encode(document).encode("utf-8")
 
 
 def entry_bytes(entry: LedgerEntry) -> bytes:
@@ -50,7 +55,8 @@ def _take_append_lock(session: Session) -> None:
 
 _ENTRIES = LedgerEntry.__table__
 _PENDING = LedgerPending.__table__
-_INSERT_ENTRIES = insert(_ENTRIES)
+_INSERT_ENTRIES = DriverRows(insert(_ENTRIES), ("position", "recorded_at", "event", "capture_id", "agent",
+                                               "details", "leaf_hash"))
 _NEXT_POSITION = select(func.coalesce(func.max(_ENTRIES.c.position) + 1, 0))
 # Takes the waiting events and removes them in one statement: a separate SELECT then
 # DELETE could, on PostgreSQL, delete an event committed in between without sequencing it.
@@ -73,8 +79,7 @@ def _sequence_pending(session: Session, position: int) -> int:
     waiting = sorted(session.execute(_TAKE_PENDING).all(), key=lambda row: row.id)
     rows = [_entry_row(position + n, row.recorded_at, row.event, row.agent, row.details, row.capture_id)
             for n, row in enumerate(waiting)]
-    if rows:
-        session.execute(_INSERT_ENTRIES, rows)
+    _INSERT_ENTRIES.execute(session.connection(), rows)
     return position + len(rows)
 
 
@@ -126,8 +131,7 @@ def append_rows(session: Session, entries: Iterable[NewEntry], now: datetime | N
     """append_all in one INSERT, without ORM objects (the busiest path: a capture's `fetched`,
     `text_extracted` and `stored` events). Returns the positions given."""
     rows = _new_rows(session, entries, now)
-    if rows:
-        session.execute(_INSERT_ENTRIES, rows)
+    _INSERT_ENTRIES.execute(session.connection(), rows)
     return range(rows[0]["position"], rows[-1]["position"] + 1) if rows else range(0)
 
 

@@ -114,6 +114,19 @@ def _browse(session: Session, query: SearchQuery, clauses: list[str], params: di
     return SearchPage(query, total, [_hit(r, r.snip, None) for r in rows], exact)
 
 
+# SQLiteSearch.index_all's statements, built once: it runs for every batch stored
+_INDEX_STATE = text(
+    "SELECT c.id, c.state, c.site, c.http_status, c.content_type, c.fetched_at, "
+    "f.capture_id IS NOT NULL AS indexed FROM captures c "
+    "LEFT JOIN capture_fts_facets f ON f.capture_id = c.id WHERE c.id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+_ADD_FACETS = text("INSERT INTO capture_fts_facets (capture_id, facets) VALUES (:id, :facets)")
+_ADD_TEXT = text(
+    "INSERT INTO capture_fts (rowid, title, url, text, facets) "
+    "SELECT id, title, url, text, facets FROM capture_fts_source WHERE id IN :ids ORDER BY id"
+).bindparams(bindparam("ids", expanding=True))
+
+
 class SQLiteSearch:
     """FTS5 table `capture_fts(title, url, text, facets)`; rowid = capture id.
 
@@ -134,24 +147,16 @@ class SQLiteSearch:
         ids = sorted(set(capture_ids))
         if not ids:
             return
-        rows = session.execute(text(
-            "SELECT c.id, c.state, c.site, c.http_status, c.content_type, c.fetched_at, "
-            "f.capture_id IS NOT NULL AS indexed FROM captures c "
-            "LEFT JOIN capture_fts_facets f ON f.capture_id = c.id WHERE c.id IN :ids")
-            .bindparams(bindparam("ids", expanding=True)), {"ids": ids}).all()
+        rows = session.execute(_INDEX_STATE, {"ids": ids}).all()
         # Already indexed means unchanged since: the triggers un-index a changed capture.
         facets = [{"id": row.id, "facets": capture_facets(row.site, row.http_status, row.content_type,
                                                           _as_utc(row.fetched_at))}
                   for row in rows if not row.indexed and row.state == "stored"]
         if not facets:
             return
-        session.execute(text("INSERT INTO capture_fts_facets (capture_id, facets) VALUES (:id, :facets)"),
-                        facets)
+        session.execute(_ADD_FACETS, facets)
         # INSERT ... SELECT: the text goes from the captures rows to the index inside SQLite.
-        session.execute(text(
-            "INSERT INTO capture_fts (rowid, title, url, text, facets) "
-            "SELECT id, title, url, text, facets FROM capture_fts_source WHERE id IN :ids ORDER BY id")
-            .bindparams(bindparam("ids", expanding=True)), {"ids": [f["id"] for f in facets]})
+        session.execute(_ADD_TEXT, {"ids": [f["id"] for f in facets]})
 
     @staticmethod
     def match_expression(query: SearchQuery) -> tuple[str, bool]:
