@@ -193,21 +193,7 @@ def _reference_select(blocks, furniture):
     flags = [content.is_prose(block) for block in blocks]
     headline = content._headline_ancestors(blocks)
     if any(content._is_linked_headline(block) for block in blocks):
-        total, prose, headlines = {}, {}, {}
-        for block, chain, good in zip(blocks, chains, flags):
-            linked = content._is_linked_headline(block)
-            for node in chain[:content.TEASER_LEVELS + 1]:
-                total[node] = total.get(node, 0) + len(block.text)
-                prose[node] = prose.get(node, 0) + good
-                headlines[node] = headlines.get(node, 0) + linked
-        for i, (block, chain) in enumerate(zip(blocks, chains)):
-            for node in chain[1:content.TEASER_LEVELS + 1] if flags[i] else ():
-                if (prose[node] > 1 or total[node] > content.TEASER_SPAN * len(block.text)
-                        or node in headline):
-                    break
-                if headlines[node]:
-                    flags[i] = False
-                    break
+        _unflag_by_sums(blocks, chains, flags, headline, content.TEASER_LEVELS)
     prose, page_prose = {}, 0
     for block, chain, good in zip(blocks, chains, flags):
         if good:
@@ -567,15 +553,23 @@ def test_meta_charset_is_not_searched_when_the_header_decides(monkeypatch):
 def _unflag_the_long_way(blocks, chains, flags, headline):
     """_unflag_teasers before suspects were picked: every prose block walks up its chain
     with the text held by every element taken first."""
+    _unflag_by_sums(blocks, chains, flags, headline, None)
+
+
+def _unflag_by_sums(blocks, chains, flags, headline, levels):
+    """Sum the text, prose and linked headlines of every block into each element of its
+    chain (its first `levels` + 1, or all with None), then clear the flag of a prose block
+    that reaches a linked headline before too much text or other prose."""
+    top = None if levels is None else levels + 1
     total, prose, headlines = {}, {}, {}
     for block, chain, good in zip(blocks, chains, flags):
         linked = bool(block.link_chars) and content._is_linked_headline(block)
-        for node in chain:
+        for node in chain[:top]:
             total[node] = total.get(node, 0) + len(block.text)
             prose[node] = prose.get(node, 0) + good
             headlines[node] = headlines.get(node, 0) + linked
     for i, (block, chain) in enumerate(zip(blocks, chains)):
-        for node in chain[1:] if flags[i] else ():
+        for node in chain[1:top] if flags[i] else ():
             if (prose[node] > 1 or total[node] > content.TEASER_SPAN * len(block.text)
                     or node in headline):
                 break
