@@ -51,10 +51,16 @@ class Service:
         while time.monotonic() < deadline:
             try:
                 if requests.get(self.base + "/", timeout=5).status_code == 200:
-                    return
+                    break
             except requests.RequestException:     # not listening yet, or slow to answer the first
                 time.sleep(0.2)
-        raise RuntimeError("web app did not start:\n" + self.log("web"))
+        else:
+            raise RuntimeError("web app did not start:\n" + self.log("web"))
+        # a worker stopped while it still boots dies of the signal instead of a warm shutdown
+        while " ready." not in self.log("worker"):
+            if time.monotonic() > deadline or self.worker.poll() is not None:
+                raise RuntimeError("the worker did not start:\n" + self.log("worker"))
+            time.sleep(0.1)
 
     def spawn(self, part: str, *args: str) -> subprocess.Popen:
         with open(self.logs / f"{part}.log", "wb") as log:   # the child keeps its own handle

@@ -213,7 +213,7 @@ def test_redis_restarted_with_a_thousand_queued_all_finish_once(service, own_red
         ids += response.json()["ids"]
     own_redis.restart()             # every queued message is gone; the rows are not
     restart_worker(service)
-    restarted_again = False
+    restarted_again, supervised = False, []
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         rows = dict(query(service, "SELECT state, count(*) FROM captures WHERE id BETWEEN :a AND :b "
@@ -223,8 +223,14 @@ def test_redis_restarted_with_a_thousand_queued_all_finish_once(service, own_red
             restarted_again = True
         if rows.get("stored", 0) == len(ids):
             break
+        if service.worker.poll() is not None:
+            # kombu 5.7 can end the worker's main process when Redis goes away while it
+            # acknowledges a task ("Unrecoverable error: ... 'hostname'"); deployments run
+            # workers under a supervisor that starts them again (docs/deploy.md), as here
+            supervised.append(service.worker.returncode)
+            restart_worker(service)
         time.sleep(0.5)
-    assert rows == {"stored": len(ids)}, (rows, service.log("worker"))
+    assert rows == {"stored": len(ids)}, (rows, supervised, service.log("worker"))
     assert restarted_again
     per_capture = query(service, "SELECT capture_id, count(*) FROM capture_records WHERE record_type = "
                                  "'response' AND capture_id BETWEEN :a AND :b GROUP BY capture_id",
