@@ -120,13 +120,20 @@ def cmd_web(settings: Settings, args) -> int:
     os.execv(sys.executable, _web_argv(settings, args.workers, args.threads))
 
 
+def _worker_env(settings: Settings) -> dict[str, str]:
+    """The worker's environment: this one, with its memory allocator (archiver/allocator.py)."""
+    from archiver.allocator import describe, with_allocator
+    print(f"archiver: worker {describe(settings.worker_allocator)}", file=sys.stderr, flush=True)
+    return with_allocator(os.environ, settings.worker_allocator)
+
+
 def cmd_worker(settings: Settings, args) -> int:
     try:
         argv = _worker_argv(settings, args.concurrency, args.queues)
     except ValueError as exc:
         print(f"archiver: {exc}", file=sys.stderr)
         return 2
-    os.execv(sys.executable, argv)
+    os.execve(sys.executable, argv, _worker_env(settings))
 
 
 def cmd_scheduler(settings: Settings, _args) -> int:
@@ -171,7 +178,8 @@ def cmd_run(settings: Settings, args) -> int:
         "worker": _worker_argv(settings, None),    # both queues, ARCHIVER_WORKER_CONCURRENCY
         "scheduler": _scheduler_argv(settings),
     }
-    procs = {name: subprocess.Popen(argv) for name, argv in parts.items()}
+    envs = {"worker": _worker_env(settings)}
+    procs = {name: subprocess.Popen(argv, env=envs.get(name)) for name, argv in parts.items()}
     procs["replay"] = subprocess.Popen(replay, env=replay_env(settings=settings))
     print(f"\narchiver is running at http://{settings.host}:{settings.port}/ "
           f"(replay at {replay_origin(settings)}/web/; "

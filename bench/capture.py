@@ -42,7 +42,8 @@ processes that never waited would leave none.
 
 Target: with 2 worker processes, at least wget's pages/s. The machine must be otherwise
 idle: both sides are CPU-bound, and a test suite running beside it halves either. Try
-settings with `--env`, e.g. `--env ARCHIVER_WARC_GZIP_ENGINE=zlib` (docs/deploy.md, Throughput).
+settings with `--env`, e.g. `--env ARCHIVER_WARC_GZIP_ENGINE=zlib` or
+`--env ARCHIVER_WORKER_ALLOCATOR=system` (docs/deploy.md, Throughput).
 """
 from __future__ import annotations
 
@@ -368,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
           f"({sum(sizes) / 1e6:.1f} MB) from 127.0.0.1; {os.cpu_count()} cores; "
           f"{'PostgreSQL' if args.database_url else 'SQLite'} catalogue; Redis broker; "
           f"median of {args.rounds} rounds; load average {os.getloadavg()[0]:.1f}")
+    from archiver.allocator import describe
+    print(f"worker {describe(extra.get('ARCHIVER_WORKER_ALLOCATOR', 'mimalloc'))}")
     rows = []
     try:
         for processes in [int(p) for p in args.processes.split(",")]:

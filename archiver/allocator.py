@@ -1,0 +1,66 @@
+"""The memory allocator of the capture worker: mimalloc where it is installed.
+
+A capture allocates and frees a few MB of small blocks a page (libxml2's tree of the page,
+the Python objects over it, the WARC record buffers), and glibc's malloc is a large part
+of a worker's CPU (docs/deploy.md, Throughput). mimalloc, from the cmeel-mimalloc wheel
+that `make install` installs, did the same work in about a tenth less CPU. An allocator
+can only be chosen when a process starts, so `archiver worker` and `archiver run` start
+the Celery worker with it in LD_PRELOAD (ARCHIVER_WORKER_ALLOCATOR: mimalloc, system, or
+the path of another allocator's shared library).
+"""
+from __future__ import annotations
+
+import importlib.metadata
+from pathlib import Path
+from typing import Mapping
+
+SYSTEM = "system"
+MIMALLOC = "mimalloc"
+_MIMALLOC_WHEEL = "cmeel-mimalloc"
+
+
+def mimalloc_library() -> Path | None:
+    """The shared library of the installed cmeel-mimalloc wheel, or None without it."""
+    try:
+        files = importlib.metadata.files(_MIMALLOC_WHEEL) or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for file in files:
+        # the versioned name the linker records (libmimalloc.so.3), not the dev symlink
+        if file.name.startswith("libmimalloc.so.") and file.name.count(".") == 2:
+            path = Path(file.locate())
+            if path.is_file():
+                return path
+    return None
+
+
+def library_for(choice: str) -> Path | None:
+    """The library to preload for an ARCHIVER_WORKER_ALLOCATOR value (checked by Settings):
+    None for the system allocator, and for mimalloc where its wheel is not installed."""
+    if choice == SYSTEM:
+        return None
+    if choice == MIMALLOC:
+        return mimalloc_library()
+    return Path(choice)
+
+
+def describe(choice: str) -> str:
+    """What a worker started now would use, for its log."""
+    library = library_for(choice)
+    if library is not None:
+        return f"memory allocator: {library}"
+    if choice == MIMALLOC:
+        return (f"memory allocator: the system's (the {_MIMALLOC_WHEEL} wheel is not installed; "
+                "`make install` installs it)")
+    return "memory allocator: the system's"
+
+
+def with_allocator(env: Mapping[str, str], choice: str) -> dict[str, str]:
+    """`env` for a process started with the chosen allocator preloaded (before any library
+    preloaded already, which keeps its place after it)."""
+    env = dict(env)
+    library = library_for(choice)
+    if library is not None:
+        preloaded = env.get("LD_PRELOAD", "").strip()
+        env["LD_PRELOAD"] = f"{library} {preloaded}" if preloaded else str(library)
+    return env
