@@ -11,12 +11,15 @@ the path of another allocator's shared library).
 from __future__ import annotations
 
 import importlib.metadata
+import os
 from pathlib import Path
 from typing import Mapping
 
 SYSTEM = "system"
 MIMALLOC = "mimalloc"
 _MIMALLOC_WHEEL = "cmeel-mimalloc"
+# names the library with_allocator() preloaded, so that the worker can keep it to itself
+_PRELOADED = "ARCHIVER_PRELOADED_ALLOCATOR"
 
 
 def mimalloc_library() -> Path | None:
@@ -63,4 +66,20 @@ def with_allocator(env: Mapping[str, str], choice: str) -> dict[str, str]:
     if library is not None:
         preloaded = env.get("LD_PRELOAD", "").strip()
         env["LD_PRELOAD"] = f"{library} {preloaded}" if preloaded else str(library)
+        env[_PRELOADED] = str(library)
     return env
+
+
+def keep_to_this_process(environ=None) -> None:
+    """Take the allocator with_allocator() added out of LD_PRELOAD again, once this process
+    runs on it: the programs a worker starts (Playwright's driver, Chromium, which has an
+    allocator of its own) start with the environment they would have had without it."""
+    environ = os.environ if environ is None else environ
+    library = environ.pop(_PRELOADED, None)
+    if not library:
+        return
+    rest = [item for item in environ.get("LD_PRELOAD", "").split() if item != library]
+    if rest:
+        environ["LD_PRELOAD"] = " ".join(rest)
+    else:
+        environ.pop("LD_PRELOAD", None)

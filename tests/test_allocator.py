@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from archiver.allocator import describe, library_for, mimalloc_library, with_allocator
+from archiver.allocator import describe, keep_to_this_process, library_for, mimalloc_library, with_allocator
 from archiver.config import ConfigError, Settings
 from tests.conftest import REPO
 from tests.live_service import BIN
@@ -60,7 +60,36 @@ def test_system_keeps_the_environment_and_a_library_goes_before_other_preloads()
     assert "system's" in describe("system")
     other = "/usr/lib/libsomething.so"        # a path is taken as given (Settings checks it exists)
     assert with_allocator(env, other)["LD_PRELOAD"] == f"{other} /opt/trace.so"
-    assert with_allocator({}, other) == {"LD_PRELOAD": other}
+    assert with_allocator({}, other)["LD_PRELOAD"] == other
+
+
+def test_the_worker_keeps_the_allocator_from_the_programs_it_starts():
+    library = mimalloc_library()
+    if library is None:
+        pytest.skip("cmeel-mimalloc is not installed on this platform")
+    # the worker's module runs keep_to_this_process() at import (workers/app.py), then a
+    # program it starts (as Playwright starts its driver and Chromium) has the plain allocator
+    script = ("import pathlib, subprocess, sys; import workers.app; "
+              "print('libmimalloc' in pathlib.Path('/proc/self/maps').read_text()); "
+              "child = 'import os, pathlib; print(\"libmimalloc\" in pathlib.Path(\"/proc/self/maps\").read_text(), "
+              "os.environ.get(\"LD_PRELOAD\"))'; "
+              "print(subprocess.run([sys.executable, '-c', child], capture_output=True, text=True).stdout)")
+    env = with_allocator({**os.environ, "LD_PRELOAD": "libc.so.6"}, "mimalloc")
+    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.split("\n")[:2] == ["True", "False libc.so.6"]
+
+
+def test_keeping_it_to_this_process_leaves_other_preloads():
+    env = with_allocator({"LD_PRELOAD": "/opt/trace.so"}, "/usr/lib/liballoc.so")
+    keep_to_this_process(env)
+    assert env == {"LD_PRELOAD": "/opt/trace.so"}
+    env = with_allocator({}, "/usr/lib/liballoc.so")
+    keep_to_this_process(env)
+    assert env == {}
+    untouched = {"LD_PRELOAD": "/usr/lib/liballoc.so"}      # not ours: preloaded by someone else
+    keep_to_this_process(untouched)
+    assert untouched == {"LD_PRELOAD": "/usr/lib/liballoc.so"}
 
 
 def test_a_value_that_is_no_allocator_is_refused_with_what_to_use(tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from celery import Celery
 
+from archiver.allocator import keep_to_this_process
 from archiver.config import Settings, load_settings
 
 TASK_MODULES = ["workers.tasks"]
@@ -110,5 +111,6 @@ def send_capture_batch(app: Celery, capture_ids: list[int]) -> None:
                   time_limit=settings.task_time_limit * len(capture_ids))
 
 
+keep_to_this_process()     # the worker's allocator is not for the programs it starts
 celery_app = create_celery(load_settings())
 app = celery_app
