@@ -437,7 +437,7 @@ cdef void _unflag_teasers(Piece* pieces, Py_ssize_t n, Node* nodes) noexcept:
 
 # -- filters.keep ------------------------------------------------------------------------
 
-cdef Py_ssize_t DEDUPE_MIN, DEDUPE_WINDOW, EDGE_SHORT, PREFIX_PROBE, COOKIE_NOTICE_MAX
+cdef Py_ssize_t DEDUPE_MIN, DEDUPE_WINDOW, EDGE_SHORT, COOKIE_NOTICE_MAX
 cdef object _markup_match, _breadcrumb_match, _ui_line_match, _credit_search
 cdef object _numeric_date_search, _month_in_folded_search, _month_name_search
 cdef object _date_words_sub, _word_findall, _cookies_search, _addresses_reader_search
@@ -450,7 +450,7 @@ cdef frozenset _headings, _edge_tags
 
 def configure_keep(filters, headings):
     """filters.py's thresholds, words and patterns, given at its import."""
-    global DEDUPE_MIN, DEDUPE_WINDOW, EDGE_SHORT, PREFIX_PROBE, COOKIE_NOTICE_MAX
+    global DEDUPE_MIN, DEDUPE_WINDOW, EDGE_SHORT, COOKIE_NOTICE_MAX
     global _markup_match, _breadcrumb_match, _ui_line_match, _credit_search
     global _numeric_date_search, _month_in_folded_search, _month_name_search
     global _date_words_sub, _word_findall, _cookies_search, _addresses_reader_search
@@ -460,7 +460,6 @@ def configure_keep(filters, headings):
     DEDUPE_MIN = filters.DEDUPE_MIN
     DEDUPE_WINDOW = filters.DEDUPE_WINDOW
     EDGE_SHORT = filters.EDGE_SHORT
-    PREFIX_PROBE = filters.PREFIX_PROBE
     COOKIE_NOTICE_MAX = filters.COOKIE_NOTICE_MAX
     _markup_match = filters._MARKUP.match
     _breadcrumb_match = filters._BREADCRUMB.match
@@ -553,16 +552,14 @@ cdef bint _is_title(str key, str title_key) except -1:
 
 
 cdef bint _inside_any(str key, list earlier) except -1:
-    """filters._inside_any"""
-    if PyUnicode_Contains(key, "\n"):
-        for one in earlier:
-            if PyUnicode_Contains(one, key):
-                return True
-        return False
-    joined = "\n".join(earlier)
-    if len(key) > PREFIX_PROBE and not PyUnicode_Contains(joined, key[:PREFIX_PROBE]):
-        return False
-    return PyUnicode_Contains(joined, key)
+    """filters._inside_any: one of the earlier keys holds key. (Joined, they hold a key
+    without "\n" only where one of them does; one shorter than key cannot hold it.)"""
+    cdef Py_ssize_t length = PyUnicode_GET_LENGTH(key)
+    cdef str one
+    for one in earlier:
+        if PyUnicode_GET_LENGTH(one) >= length and PyUnicode_Contains(one, key):
+            return True
+    return False
 
 
 cdef class _Candidate:
