@@ -562,6 +562,18 @@ cdef bint _inside_any(str key, list earlier) except -1:
     return False
 
 
+cdef bint _repeats(str key, set seen, list recent) except -1:
+    """keep's test for a repeated caption or pull quote; a key that is not one is
+    remembered, in seen and among the DEDUPE_WINDOW recent ones."""
+    if PyUnicode_GET_LENGTH(key) >= DEDUPE_MIN and (key in seen or _inside_any(key, recent)):
+        return True
+    seen.add(key)
+    recent.append(key)
+    if len(recent) > DEDUPE_WINDOW:
+        del recent[0]
+    return False
+
+
 cdef class _Candidate:
     """A block that passed keep's first filters, with the fields the rest reads."""
     cdef object block
@@ -601,24 +613,17 @@ def keep(blocks, title, is_prose):
     cdef list candidates = []
     cdef set seen = set()
     cdef list recent = []
-    cdef bint first_h1 = True, is_h1, any_prose = False
+    cdef bint first_h1 = True, any_prose = False
     cdef str text, key
     cdef _Candidate c
     for block in blocks:
         text = block.text
         key = text.lower()
-        is_h1 = block.tag == "h1"
-        if (is_h1 and first_h1) or _is_title(key, title_key):
-            first_h1 = first_h1 and not is_h1
-            continue                        # the headline belongs to the title line
-        if _is_noise(text, key):
+        if first_h1 and block.tag == "h1":
+            first_h1 = False                # the headline belongs to the title line,
             continue
-        if PyUnicode_GET_LENGTH(key) >= DEDUPE_MIN and (key in seen or _inside_any(key, recent)):
-            continue                        # a repeated caption or pull quote
-        seen.add(key)
-        recent.append(key)
-        if len(recent) > DEDUPE_WINDOW:
-            del recent[0]
+        if _is_title(key, title_key) or _is_noise(text, key) or _repeats(key, seen, recent):
+            continue                        # and so does the title
         c = _Candidate.__new__(_Candidate)
         c.block = block
         c.text = text
