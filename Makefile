@@ -11,11 +11,12 @@ JOBS ?= 2
 
 install: $(STAMP)
 
-# The compiled walk (archiver/extract/compiled_walk.pyx) is built against the lxml that
+# The compiled passes (archiver/extract/compiled_*.pyx) are built against the lxml that
 # is installed here, not a copy in an isolated build environment: it reads lxml's C layout.
 BUILD_PACKAGES := 'setuptools>=70.1' wheel 'cython>=3.1' 'lxml>=5'
 
-$(STAMP): pyproject.toml setup.py archiver/extract/compiled_walk.pyx
+$(STAMP): pyproject.toml setup.py archiver/extract/compiled_walk.pyx \
+		archiver/extract/compiled_blocks.pyx
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet $(BUILD_PACKAGES)
@@ -50,4 +51,4 @@ test: install pywb schemas
 	$(VENV)/bin/python -m pytest -n $(JOBS) --dist loadfile -p no:cacheprovider $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) $(PYWB_VENV) .cache build *.egg-info archiver/extract/compiled_walk.c archiver/extract/*.so
+	rm -rf $(VENV) $(PYWB_VENV) .cache build *.egg-info archiver/extract/compiled_*.c archiver/extract/*.so

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.compiled_equivalence import both_block_passes_agree  # noqa: F401 (autouse)
+
 _PATH = Path(__file__).resolve().parent.parent / "bench" / "extraction.py"
 _spec = importlib.util.spec_from_file_location("bench_extraction", _PATH)
 bench = importlib.util.module_from_spec(_spec)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from archiver.extract import Extraction, extract, extract_text
+from tests.compiled_equivalence import both_block_passes_agree  # noqa: F401 (autouse)
 
 ARTICLE = b"""<html lang="en"><head><title>Harbour light restored | Daily</title>
 <meta property="og:title" content="Harbour light restored"></head><body>

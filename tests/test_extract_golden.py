@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from archiver.extract import extract, extract_text
+from tests.compiled_equivalence import both_block_passes_agree  # noqa: F401 (autouse)
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

@@ -5,6 +5,7 @@ import pytest
 
 from archiver.extract import extract
 from archiver.extract.encoding import decode
+from tests.compiled_equivalence import both_block_passes_agree  # noqa: F401 (autouse)
 
 PERSIAN_TITLE = "کتابخانه‌ی تازه‌ی شهر درهای خود را گشود"
 PERSIAN_PARAGRAPHS = [

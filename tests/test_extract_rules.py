@@ -5,6 +5,7 @@ import pytest
 
 from archiver.extract import extract_text
 from archiver.extract.filters import is_dateline, is_noise
+from tests.compiled_equivalence import both_block_passes_agree  # noqa: F401 (autouse)
 
 PARAS = [
     "The committee met for the third time this autumn and agreed, after a long debate, "

@@ -7,6 +7,7 @@ import pytest
 
 from archiver.extract import boilerplate, content, filters, metadata, render
 from archiver.extract.html import parse
+from tests.compiled_equivalence import both_block_passes_agree  # noqa: F401 (autouse)
 
 
 def _top_level_branches(pattern: str) -> list[str]:

@@ -6,6 +6,7 @@ import pytest
 
 from archiver.extract import render
 from archiver.extract.html import parse
+from tests.compiled_equivalence import both_block_passes_agree  # noqa: F401 (autouse)
 
 LONG = "The council met on Tuesday and agreed to repair the harbour wall before spring. "
 PAGES = [

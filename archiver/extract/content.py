@@ -14,10 +14,12 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections import Counter
 from itertools import chain as concat
 
 from archiver.extract import boilerplate
+from archiver.extract.compiled import COMPILED_BLOCKS
 from archiver.extract.deadline import Deadline, NoDeadline
 from archiver.extract.render import Block
 
@@ -60,6 +62,7 @@ def _chain(node) -> list:
 TEASER_LEVELS = 4        # how far up a teaser's card may be
 TEASER_SPAN = 2.5        # a card holds at most this many times its excerpt's text
 TEASER_LINK = 15         # characters of link text (the teaser's headline) in the card
+TEASER_LINK_DENSITY = 0.7    # the share of the headline's text that is link text
 
 
 def _unflag_teasers(blocks: list[Block], chains: list, flags: list[bool],
@@ -118,7 +121,7 @@ def _text_held(blocks: list[Block], chains: list) -> dict:
 
 
 def _is_linked_headline(block: Block) -> bool:
-    return len(block.text) >= TEASER_LINK and block.link_density >= 0.7
+    return len(block.text) >= TEASER_LINK and block.link_density >= TEASER_LINK_DENSITY
 
 
 def _has_linked_headline(blocks: list[Block]) -> bool:
@@ -139,6 +142,15 @@ def _headline_ancestors(blocks: list[Block]) -> set:
 def select(blocks: list[Block], furniture: dict, deadline: Deadline | None = None):
     """(container element or None, set of furniture elements to leave out)."""
     deadline = deadline or NoDeadline()
+    if COMPILED_SELECT is not None:
+        chosen = COMPILED_SELECT(blocks, furniture, deadline)
+        if chosen is not None:      # None: blocks the compiled pass does not read
+            return chosen
+    return select_in_python(blocks, furniture, deadline)
+
+
+def select_in_python(blocks: list[Block], furniture: dict, deadline: Deadline):
+    """select() itself: compiled_blocks.pyx does the same over libxml2's nodes."""
     flags = [is_prose(block) for block in blocks]
     headline = _headline_ancestors(blocks)
     tree = _Tree(blocks)
@@ -303,3 +315,8 @@ class _Tree:
                 seen[node] = None
                 node = parent[node]
         return list(seen)
+
+
+if COMPILED_BLOCKS is not None:
+    COMPILED_BLOCKS.configure_select(sys.modules[__name__], boilerplate)
+COMPILED_SELECT = COMPILED_BLOCKS.select if COMPILED_BLOCKS is not None else None

@@ -7,12 +7,15 @@ subscribe or follow, repeated captions, and short furniture at the edges of the 
 from __future__ import annotations
 
 import re
+import sys
 
+from archiver.extract.compiled import COMPILED_BLOCKS
 from archiver.extract.render import HEADINGS, Block
 
 DEDUPE_MIN = 20          # repeated blocks at least this long are left out after the first
 DEDUPE_WINDOW = 12       # how many earlier blocks a block is looked for inside
 EDGE_SHORT = 50          # blocks shorter than this before the first / after the last prose
+EDGE_TAGS = ("li", "tr", "figcaption")   # kept there all the same, as headings are
 
 _UI_LINE = re.compile(
     r"^(?:advert|advertisement|advertising|ad|ads|anzeige|werbung|publicidad|publicité|"
@@ -201,7 +204,16 @@ def _linky(block: Block) -> bool:
 
 
 def keep(blocks: list[Block], title: str, is_prose) -> list[str]:
-    """The texts worth keeping, in order.
+    """The texts worth keeping, in order (see keep_in_python)."""
+    if COMPILED_KEEP is not None:
+        kept = COMPILED_KEEP(blocks, title, is_prose)
+        if kept is not None:        # None: another is_prose than content's
+            return kept
+    return keep_in_python(blocks, title, is_prose)
+
+
+def keep_in_python(blocks: list[Block], title: str, is_prose) -> list[str]:
+    """keep() itself: compiled_blocks.pyx does the same with typed fields.
 
     Left out: the headline (it is the title line), interface lines, datelines, credits
     and prompts (is_noise), repeats, lines that are mostly links, and, before the first
@@ -270,8 +282,12 @@ def _edge_furniture(block: Block) -> bool:
         return True
     if len(block.text) <= 320 and _SITE_LINE.search(block.text):
         return True
-    if len(block.text) >= EDGE_SHORT or block.tag in HEADINGS \
-            or block.tag in ("li", "tr", "figcaption"):
+    if len(block.text) >= EDGE_SHORT or block.tag in HEADINGS or block.tag in EDGE_TAGS:
         return False
     element = block.element
     return element is None or "caption" not in (element.get("class") or "").lower()
+
+
+if COMPILED_BLOCKS is not None:
+    COMPILED_BLOCKS.configure_keep(sys.modules[__name__], HEADINGS)
+COMPILED_KEEP = COMPILED_BLOCKS.keep if COMPILED_BLOCKS is not None else None
