@@ -221,3 +221,42 @@ def test_a_slow_batch_renews_the_lease_of_the_captures_it_has_not_reached(make_c
     first, second = rows(ctx, ids)
     # claimed together, then the second's lease started again before its turn
     assert (second.started_at - first.started_at).total_seconds() >= 0.5
+
+
+def test_the_evidence_a_batch_prepares_ahead_describes_its_rows_as_stored(database_url, make_ctx, fixture_site):
+    """A batch makes its evidence entries before its transaction, from the captures as
+    claimed: each capture's entries are those its row and records give as stored, its
+    leaf hashes are those of its bytes, and one changed since its claim (another worker
+    took it over) is described as its row is now."""
+    from sqlalchemy import update
+
+    from archiver.ledger import leaf_hash
+    from archiver.ledger.events import capture_entries
+    from archiver.ledger.log import entry_bytes
+    from archiver.models import CaptureRecord
+    ctx = make_ctx(database_url=database_url)
+    urls = [fixture_site.url(p) for p in ("/article?ahead", "/plain.txt?ahead", "/404", "/redirect/2",
+                                          "/article?ahead-taken", "/article?ahead")]
+    ids = submit(ctx, urls)
+    taken = ids[4]
+
+    def taking_fetch(url, settings, **kwargs):
+        if url.endswith("ahead-taken"):
+            with ctx.sessions.begin() as session:
+                session.execute(update(Capture).where(Capture.id == taken)
+                                .values(worker_host="other-host", task_id="other-task"))
+        return fetch(url, settings, **kwargs)
+
+    ctx.fetcher = taking_fetch
+    assert {o.state for o in run_captures(ctx, ids, task_id="ahead")} == {"stored"}
+    with ctx.sessions() as session:
+        for capture_id in ids:
+            row = session.get(Capture, capture_id)
+            records = session.scalars(select(CaptureRecord).where(CaptureRecord.capture_id == capture_id)
+                                      .order_by(CaptureRecord.id)).all()
+            expected = capture_entries(row, records, row.warc_file.filename)
+            entries = entries_of(session, capture_id)[1:]          # after `submitted`
+            assert [(e.event, e.agent, e.details, e.capture_id) for e in entries] == \
+                [(n.event, n.agent, n.details, n.capture_id) for n in expected]
+            assert all(bytes(e.leaf_hash) == leaf_hash(entry_bytes(e)) for e in entries)
+        assert {e.agent["host"] for e in entries_of(session, taken)[1:]} == {"other-host"}
