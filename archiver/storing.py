@@ -83,7 +83,13 @@ class StoreBatch:
         names them, and the index file is durable before the catalogue says `stored`. The
         waits overlap the work that does not depend on them (archiver/background.py): the
         index lines are made while the WARC file is fsynced, the rows are written while
-        the index file is, and the transaction commits once both are done."""
+        the index file is, and the transaction commits once both are done.
+
+        The transaction (on SQLite, the writer lock other workers wait for) holds only
+        what depends on what it reads: the rows' parameters and the evidence entries'
+        bytes are made before it (_prepare), and in it come the time the rows are stored
+        at, the entries' positions and leaf hashes, and a capture's entries again if its
+        row changed since its claim."""
         items, self.waiting = self.waiting, []
         if not items:
             return
