@@ -81,6 +81,18 @@ def _new_captures(connection, count: int) -> list[int]:
         .returning(table.c.id)).scalar_one() for n in range(count)]
 
 
+def _capture_updates(rng: random.Random, capture_ids: list[int], warc: int) -> list[dict]:
+    """The UPDATE's row of each capture: random values of every stored field's type."""
+    table = Capture.__table__
+    updates = []
+    for capture_id in capture_ids:
+        values = {f"set_{name}": _column_value(rng, table.c[name]) for name in STORE_FIELDS}
+        values.update(set_warc_file_id=warc, set_state=rng.choice(["stored", "failed"]),
+                      set_http_status=rng.choice([None, 200, 404]), capture_id=capture_id)
+        updates.append(values)
+    return updates
+
+
 def test_records_insert_is_sqlalchemys(engine):
     table = CaptureRecord.__table__
     with engine.begin() as connection:
@@ -109,12 +121,7 @@ def test_capture_update_is_sqlalchemys(engine):
     with engine.begin() as connection:
         warc = _warc_file(connection)
         ids = _new_captures(connection, 80)
-        updates = []
-        for capture_id in ids:
-            values = {f"set_{name}": _column_value(rng, table.c[name]) for name in STORE_FIELDS}
-            values.update(set_warc_file_id=warc, set_state=rng.choice(["stored", "failed"]),
-                          set_http_status=rng.choice([None, 200, 404]), capture_id=capture_id)
-            updates.append(values)
+        updates = _capture_updates(rng, ids, warc)
         # the last 40 get the values of the first 40, the other way
         twins = [{**original, "capture_id": later["capture_id"]}
                  for original, later in zip(updates[:40], updates[40:])]
@@ -171,13 +178,10 @@ def test_rows_prepared_ahead_are_sqlalchemys(engine):
     with engine.begin() as connection:
         warc = _warc_file(connection)
         ids = _new_captures(connection, 60)
-        updates = []
-        for capture_id in ids[:30]:
-            values = {f"set_{name}": _column_value(rng, table.c[name]) for name in STORE_FIELDS}
-            values.update(set_warc_file_id=warc, set_state=rng.choice(["stored", "failed"]),
-                          set_stored_at=datetime(2022, 5, 1, 12, tzinfo=timezone.utc),
-                          set_finished_at=datetime(2022, 5, 1, 12, tzinfo=timezone.utc), capture_id=capture_id)
-            updates.append(values)
+        updates = _capture_updates(rng, ids[:30], warc)
+        for values in updates:
+            values.update(set_stored_at=datetime(2022, 5, 1, 12, tzinfo=timezone.utc),
+                          set_finished_at=datetime(2022, 5, 1, 12, tzinfo=timezone.utc))
         connection.execute(_store_statement(), updates)
         later = {"set_stored_at", "set_finished_at"}
         ahead = _STORE.prepare(connection.dialect, [{k: v for k, v in row.items() if k not in later}
