@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from sqlalchemy import bindparam, or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached, sessionmaker
 
 from archiver.browser.pipeline import better_text, browser_facts, browser_harvest, browser_resources, fetch_page
 from archiver.changes import PreviousCaptures, compare
@@ -75,19 +75,25 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+_CAPTURES = Capture.__table__
+# the attribute of each column of the table, in its order: a claimed row becomes a Capture
+_ATTRIBUTES = tuple(Capture.__mapper__.get_property_by_column(column).key for column in _CAPTURES.c)
+
+
 def _claim_statement():
-    """The conditional UPDATE of claim_all(), built once; RETURNING spares a SELECT of the rows."""
+    """The conditional UPDATE of claim_all(), built once; RETURNING spares a SELECT of the
+    rows. A Core statement: its rows become Capture objects after the commit (_detached)."""
     def value(name: str, column):
         return bindparam(name, type_=column.type)
-    stale = (Capture.state == FETCHING) & (Capture.started_at < value("stale", Capture.started_at))
-    return (update(Capture)
-            .where(Capture.id.in_(bindparam("capture_ids", expanding=True)))
-            .where(or_(Capture.state == QUEUED, stale))
-            .values(state=FETCHING, started_at=value("now", Capture.started_at),
-                    attempts=Capture.attempts + 1, task_id=value("task", Capture.task_id),
-                    worker_host=value("host", Capture.worker_host))
-            .returning(Capture)
-            .execution_options(synchronize_session=False))
+    columns = _CAPTURES.c
+    stale = (columns.state == FETCHING) & (columns.started_at < value("stale", columns.started_at))
+    return (update(_CAPTURES)
+            .where(columns.id.in_(bindparam("capture_ids", expanding=True)))
+            .where(or_(columns.state == QUEUED, stale))
+            .values(state=FETCHING, started_at=value("now", columns.started_at),
+                    attempts=columns.attempts + 1, task_id=value("task", columns.task_id),
+                    worker_host=value("host", columns.worker_host))
+            .returning(*columns))
 
 
 _CLAIM = _claim_statement()
@@ -97,23 +103,38 @@ def _held_by(task_id: str | None):
     return (Capture.state == FETCHING) & Capture.task_id.is_not_distinct_from(task_id)
 
 
+def _detached(row) -> Capture:
+    """The Capture of a claimed row, detached, as a session would have loaded it (every
+    column loaded, no change pending), for less than the ORM's loading costs."""
+    capture = Capture.__mapper__.class_manager.new_instance()
+    capture.__dict__.update(zip(_ATTRIBUTES, row))
+    make_transient_to_detached(capture)
+    return capture
+
+
 def claim_all(ctx: CaptureContext, capture_ids: list[int], task_id: str | None,
               previous: PreviousCaptures | None = None) -> dict[int, Capture]:
     """Take the captures for this worker with one conditional UPDATE (which returns the rows).
 
     A capture is claimable when queued, or when it has been `fetching` for longer
     than the hard time limit (its worker died). Two workers cannot both win one.
-    `previous`, when given, is loaded with the previous captures of the URLs claimed, in
-    the same transaction.
+    The transaction holds only the UPDATE (on SQLite, the writer lock: archiver/db.py):
+    the rows become Capture objects after its commit, and `previous`, when given, is
+    loaded then with the previous captures of the URLs claimed (a read, which needs no
+    lock; archiver/changes.py says why its answers are as good as inside).
     """
     now = _now()
     stale = now - timedelta(seconds=ctx.settings.task_time_limit)
     with transaction(ctx.sessions) as session:
-        rows = session.scalars(_CLAIM, {"capture_ids": list(capture_ids), "stale": stale, "now": now,
-                                        "task": task_id, "host": ctx.settings.hostname}).all()
-        if previous is not None:
-            previous.load(session.connection(), [row.requested_url for row in rows])
-    return {row.id: row for row in rows}
+        rows = session.connection().execute(_CLAIM, {
+            "capture_ids": list(capture_ids), "stale": stale, "now": now, "task": task_id,
+            "host": ctx.settings.hostname}).all()
+    configure_mappers()      # as a query would first: a new process may not have loaded any yet
+    claimed = {capture.id: capture for capture in map(_detached, rows)}
+    if previous is not None and claimed:
+        with ctx.sessions.kw["bind"].connect() as connection:
+            previous.load(connection, [capture.requested_url for capture in claimed.values()])
+    return claimed
 
 
 def claim(ctx: CaptureContext, capture_id: int, task_id: str | None) -> Capture | None:

@@ -67,8 +67,13 @@ class PreviousCaptures:
     """previous_capture() for the captures of one task, their URLs looked up together.
 
     `load` reads the latest stored capture of each URL the task was given, in one
-    statement (the claim's transaction, archiver/capture.py). A capture whose final URL is
-    not one of them (a redirect), that was fetched before the one found, or whose URL a
+    statement, just after the claim has committed (archiver/capture.py): a read, outside
+    the writer lock. A capture of one of those URLs that another worker stores between
+    the claim and the load is found (one stored later is not, as when the load ran inside
+    the claim: the captures being fetched are not stored yet either way); none of the
+    task's own is stored before the load, and none of the captures found can have been
+    fetched after the task's, which are fetched later. A capture whose final URL is not
+    one of them (a redirect), that was fetched before the one found, or whose URL a
     capture stored since has (`stored_since`: the task's own, stored first,
     archiver/storing.py `holds_final_url`) is asked about on its own.
     """

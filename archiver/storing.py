@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 from archiver.accounts.models import CaptureRestriction
 from archiver.background import in_background
 from archiver.db import transaction
-from archiver.driver_rows import DriverRows
+from archiver.driver_rows import DriverRows, PreparedRows
 from archiver.ledger.events import capture_entries, record_failure
-from archiver.ledger.log import append_rows
+from archiver.ledger.log import PreparedEntries, append_prepared, prepare_entries
 from archiver.models import FAILED, STORED, Capture, CaptureRecord, WarcFile
 from archiver.provenance import software_versions
 from archiver.replay.index import add_lines, capture_lines, remove_lines
@@ -83,7 +83,13 @@ class StoreBatch:
         names them, and the index file is durable before the catalogue says `stored`. The
         waits overlap the work that does not depend on them (archiver/background.py): the
         index lines are made while the WARC file is fsynced, the rows are written while
-        the index file is, and the transaction commits once both are done."""
+        the index file is, and the transaction commits once both are done.
+
+        The transaction (on SQLite, the writer lock other workers wait for) holds only
+        what depends on what it reads: the rows' parameters and the evidence entries'
+        bytes are made before it (_prepare), and in it come the time the rows are stored
+        at, the entries' positions and leaf hashes, and a capture's entries again if its
+        row changed since its claim."""
         items, self.waiting = self.waiting, []
         if not items:
             return
@@ -113,12 +119,16 @@ class StoreBatch:
 
     def _store(self, items: list[Written], before_commit: Callable[[], None] | None = None) -> None:
         deliveries: list[int] = []
+        # everything that does not depend on what the transaction reads is made before it
+        # waits for the writer (SQLite: the WriterLock, archiver/db.py)
+        rows = _prepare(self.ctx, items)
         with transaction(self.ctx.sessions) as session:
-            _store_rows(session, items)
+            changed = _store_rows(session, items, rows)
             search_index_for(session).index_all(session, [item.capture.id for item in items])
-            # one take of the evidence log's append lock for the batch
-            append_rows(session, [entry for item in items for entry in
-                                  capture_entries(item.capture, item.written.records, item.written.filename)])
+            # one take of the evidence log's append lock for the batch; a capture whose row
+            # changed since its claim is described again, as its row is now
+            append_prepared(session, [_entries(session.get_bind().dialect, item) if item.capture.id in changed
+                                      else entries for item, entries in zip(items, rows.entries)])
             for item in items:
                 if item.state == STORED:
                     deliveries += create_deliveries(session, self.ctx.settings, item.capture)
@@ -254,51 +264,76 @@ _WARC_FILE_IDS = (select(_WARC_FILES.c.filename, _WARC_FILES.c.id)
 _RECORD_COLUMNS = ("capture_id", "warc_file_id", "record_type", "record_id", "target_uri", "offset", "length",
                    "block_digest", "payload_digest", "refers_to", "requisite")
 _INSERT_RECORDS = DriverRows(insert(CaptureRecord.__table__), _RECORD_COLUMNS)
-# what storing decides for a row (_store_rows); the other STORE_FIELDS the capture holds already
-_DECIDED = ("warc_file_id", "stored_at", "finished_at", "state", "error_code", "error", "site")
-_HELD = tuple((f"set_{name}", name) for name in STORE_FIELDS if name not in _DECIDED)
+# the time the transaction stores the rows at: the one part of an UPDATE's row made in it
+_TIMES = ("stored_at", "finished_at")
+_PREPARED = tuple((f"set_{name}", name) for name in STORE_FIELDS if name not in _TIMES)
 _MISSING = object()
 
 
-def _store_rows(session: Session, items: list[Written]) -> None:
-    """Write the captures' rows and their records' rows, a few statements for the batch,
-    and bring each `item.capture` (detached) up to date with its row for the steps that
-    follow. NoResultFound when a capture or its WARC file has no row."""
-    connection = session.connection()
+@dataclass(frozen=True)
+class _Rows:
+    """What storing a batch writes, made before its transaction (_prepare)."""
+    updates: PreparedRows                # the captures' rows, but the time they are stored at
+    records: PreparedRows                # their records' rows
+    entries: list[PreparedEntries]       # each capture's evidence log entries, as claimed
+
+
+def _prepare(ctx: CaptureContext, items: list[Written]) -> _Rows:
+    """The batch's rows and evidence log entries, converted for the database's driver (JSON
+    serialised, datetimes converted): none of it depends on what the transaction reads.
+    Each `item.capture` takes what its row gets beside its fetch fields (its state, its
+    WARC file), as its row will. NoResultFound when a WARC file has no row."""
+    engine = ctx.sessions.kw["bind"]
     filenames = sorted({item.written.filename for item in items})
-    warc_file_ids = dict(connection.execute(_WARC_FILE_IDS, {"filenames": filenames}).all())
-    stored_at = datetime.now(timezone.utc)
-    updates, changed = [], []
+    # the row is written when the file is opened (archiver/catalogue_hooks.py) and never changes
+    with engine.connect() as connection:
+        warc_file_ids = dict(connection.execute(_WARC_FILE_IDS, {"filenames": filenames}).all())
+    updates, records = [], []
     for item in items:
         capture = item.capture
-        if item.written.filename not in warc_file_ids:      # rolled back with the transaction
+        if item.written.filename not in warc_file_ids:
             raise NoResultFound(f"the catalogue has no row for the WARC file {item.written.filename}")
-        # what the row gets beside the fetch fields, which the capture holds already
-        values = {"warc_file_id": warc_file_ids[item.written.filename], "stored_at": stored_at,
-                  "finished_at": stored_at, "state": item.state, "error_code": item.error_code,
-                  "error": item.error, "site": site_of(capture.final_url or capture.requested_url)}
-        params = {param: getattr(capture, name) for param, name in _HELD}
-        params.update({f"set_{name}": value for name, value in values.items()}, capture_id=capture.id)
+        capture.warc_file_id = warc_file_ids[item.written.filename]
+        capture.state, capture.error_code, capture.error = item.state, item.error_code, item.error
+        capture.site = site_of(capture.final_url or capture.requested_url)
+        params = {param: getattr(capture, name) for param, name in _PREPARED}
+        params["capture_id"] = capture.id
         updates.append(params)
-        changed.append(values)
-    _STORE.execute(connection, updates)                    # one executemany
-    rows = {row.stored_id: row for row in connection.execute(
+        records += _record_rows(capture.id, capture.warc_file_id, item.written.records)
+    return _Rows(_STORE.prepare(engine.dialect, updates, later=[f"set_{name}" for name in _TIMES]),
+                 _INSERT_RECORDS.prepare(engine.dialect, records),
+                 [_entries(engine.dialect, item) for item in items])
+
+
+def _entries(dialect, item: Written) -> PreparedEntries:
+    return prepare_entries(dialect, capture_entries(item.capture, item.written.records, item.written.filename))
+
+
+def _store_rows(session: Session, items: list[Written], rows: _Rows) -> set[int]:
+    """Write the captures' rows and their records' rows, a few statements for the batch,
+    and bring each `item.capture` (detached) up to date with its row for the steps that
+    follow. Returns the captures whose row had changed since their claim (another worker
+    took one over, say). NoResultFound when a capture has no row."""
+    connection = session.connection()
+    stored_at = datetime.now(timezone.utc)
+    rows.updates.execute(connection, shared={f"set_{name}": stored_at for name in _TIMES})   # one executemany
+    current = {row.stored_id: row for row in connection.execute(
         _STORED_ROWS, {"capture_ids": [item.capture.id for item in items]})}
-    records = []
-    for item, values in zip(items, changed):
+    changed = set()
+    for item in items:
         capture = item.capture
-        row = rows.get(capture.id)
+        row = current.get(capture.id)
         if row is None:
             raise NoResultFound(f"capture {capture.id} was deleted while it was being captured")
-        for name, value in values.items():
-            setattr(capture, name, value)
+        capture.stored_at = capture.finished_at = stored_at
         held = vars(capture)
         for name, value in zip(_UNWRITTEN_NAMES, row[1:]):
             # most are as claimed: an attribute set is an ORM event, a comparison is not
             if held.get(name, _MISSING) != value:
                 setattr(capture, name, value)
-        records += _record_rows(capture.id, values["warc_file_id"], item.written.records)
-    _INSERT_RECORDS.execute(connection, records)         # one executemany
+                changed.add(capture.id)
+    rows.records.execute(connection)                    # one executemany
+    return changed
 
 
 def _record_rows(capture_id: int, warc_file_id: int, locations) -> list[dict]:

@@ -221,3 +221,113 @@ def test_a_slow_batch_renews_the_lease_of_the_captures_it_has_not_reached(make_c
     first, second = rows(ctx, ids)
     # claimed together, then the second's lease started again before its turn
     assert (second.started_at - first.started_at).total_seconds() >= 0.5
+
+
+def test_the_evidence_a_batch_prepares_ahead_describes_its_rows_as_stored(database_url, make_ctx, fixture_site):
+    """A batch makes its evidence entries before its transaction, from the captures as
+    claimed: each capture's entries are those its row and records give as stored, its
+    leaf hashes are those of its bytes, and one changed since its claim (another worker
+    took it over) is described as its row is now."""
+    from sqlalchemy import update
+
+    from archiver.ledger import leaf_hash
+    from archiver.ledger.events import capture_entries
+    from archiver.ledger.log import entry_bytes
+    from archiver.models import CaptureRecord
+    ctx = make_ctx(database_url=database_url)
+    urls = [fixture_site.url(p) for p in ("/article?ahead", "/plain.txt?ahead", "/404", "/redirect/2",
+                                          "/article?ahead-taken", "/article?ahead")]
+    ids = submit(ctx, urls)
+    taken = ids[4]
+
+    def taking_fetch(url, settings, **kwargs):
+        if url.endswith("ahead-taken"):
+            with ctx.sessions.begin() as session:
+                session.execute(update(Capture).where(Capture.id == taken)
+                                .values(worker_host="other-host", task_id="other-task"))
+        return fetch(url, settings, **kwargs)
+
+    ctx.fetcher = taking_fetch
+    assert {o.state for o in run_captures(ctx, ids, task_id="ahead")} == {"stored"}
+    with ctx.sessions() as session:
+        for capture_id in ids:
+            row = session.get(Capture, capture_id)
+            records = session.scalars(select(CaptureRecord).where(CaptureRecord.capture_id == capture_id)
+                                      .order_by(CaptureRecord.id)).all()
+            expected = capture_entries(row, records, row.warc_file.filename)
+            entries = entries_of(session, capture_id)[1:]          # after `submitted`
+            assert [(e.event, e.agent, e.details, e.capture_id) for e in entries] == \
+                [(n.event, n.agent, n.details, n.capture_id) for n in expected]
+            assert all(bytes(e.leaf_hash) == leaf_hash(entry_bytes(e)) for e in entries)
+        assert {e.agent["host"] for e in entries_of(session, taken)[1:]} == {"other-host"}
+
+
+def test_claimed_captures_are_as_a_session_loads_them(database_url, make_ctx, fixture_site):
+    """claim_all makes its Capture objects after the commit, from the rows the UPDATE
+    returned: every column as a session loads it, detached, nothing pending."""
+    from sqlalchemy import inspect
+
+    from archiver.capture import claim_all
+    ctx = make_ctx(database_url=database_url)
+    ids = submit(ctx, [fixture_site.url(f"/article?claimed={n}") for n in range(4)])
+    claimed = claim_all(ctx, ids + [10**9], "claim-task")
+    assert list(claimed) == ids
+    columns = [c.key for c in inspect(Capture).column_attrs]
+    for loaded in rows(ctx, ids):
+        capture = claimed[loaded.id]
+        state = inspect(capture)
+        assert state.detached and not state.modified and not state.unloaded & set(columns)
+        assert {k: getattr(capture, k) for k in columns} == {k: getattr(loaded, k) for k in columns}
+        assert (capture.state, capture.task_id, capture.attempts) == ("fetching", "claim-task", 1)
+
+
+def test_two_workers_claiming_the_same_captures_share_them_out(database_url, make_ctx, fixture_site):
+    """Two workers (each its own engine and writer lock, as two processes have) claim
+    overlapping tasks at once, round after round: every capture goes to exactly one, and
+    the captures each is given are the rows it holds."""
+    import threading
+
+    from archiver.capture import claim_all
+    workers = [make_ctx(database_url=database_url), make_ctx(database_url=database_url)]
+    for round_ in range(8):
+        ids = submit(workers[0], [fixture_site.url(f"/plain.txt?race={round_}-{n}") for n in range(12)])
+        barrier = threading.Barrier(2)
+        won: dict[int, dict] = {}
+
+        def claims(n: int) -> None:
+            barrier.wait()
+            # the two tasks overlap in the middle, in opposite orders
+            wanted = ids[:8] if n == 0 else ids[4:][::-1]
+            won[n] = claim_all(workers[n], wanted, f"task-{round_}-{n}")
+
+        threads = [threading.Thread(target=claims, args=(n,)) for n in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not set(won[0]) & set(won[1])
+        assert set(won[0]) | set(won[1]) == set(ids)
+        for n, claimed in won.items():
+            for row in rows(workers[n], list(claimed)):
+                assert row.task_id == claimed[row.id].task_id == f"task-{round_}-{n}"
+
+
+def test_previous_captures_read_after_the_claim_answer_as_the_catalogue_does(database_url, make_ctx,
+                                                                            fixture_site):
+    """The previous captures of a task's URLs are read after its claim commits: each
+    capture of it is marked against the capture previous_capture() names, among those
+    another worker stored before, several of a URL, and the task's own."""
+    from archiver.changes import previous_capture
+    first, second = make_ctx(database_url=database_url), make_ctx(database_url=database_url)
+    stable, revised = fixture_site.url("/changes/stable"), fixture_site.url("/changes/revised")
+    for _ in range(2):
+        run_captures(second, submit(second, [stable, revised, fixture_site.url("/article?other-worker")]))
+    ids = submit(first, [stable, fixture_site.url("/article?mine"), revised, stable,
+                         fixture_site.url("/redirect-to?url=/changes/revised")])
+    run_captures(first, ids)
+    with first.sessions() as session:
+        for capture in rows(first, ids):
+            previous = previous_capture(session, capture)
+            assert capture.previous_id == (previous.id if previous else None), capture.requested_url
+        marked = [c.change for c in rows(first, ids)]
+    assert marked[1] == "first" and "first" not in (marked[0], marked[2], marked[3], marked[4])

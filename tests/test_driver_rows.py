@@ -81,6 +81,18 @@ def _new_captures(connection, count: int) -> list[int]:
         .returning(table.c.id)).scalar_one() for n in range(count)]
 
 
+def _capture_updates(rng: random.Random, capture_ids: list[int], warc: int) -> list[dict]:
+    """The UPDATE's row of each capture: random values of every stored field's type."""
+    table = Capture.__table__
+    updates = []
+    for capture_id in capture_ids:
+        values = {f"set_{name}": _column_value(rng, table.c[name]) for name in STORE_FIELDS}
+        values.update(set_warc_file_id=warc, set_state=rng.choice(["stored", "failed"]),
+                      set_http_status=rng.choice([None, 200, 404]), capture_id=capture_id)
+        updates.append(values)
+    return updates
+
+
 def test_records_insert_is_sqlalchemys(engine):
     table = CaptureRecord.__table__
     with engine.begin() as connection:
@@ -109,12 +121,7 @@ def test_capture_update_is_sqlalchemys(engine):
     with engine.begin() as connection:
         warc = _warc_file(connection)
         ids = _new_captures(connection, 80)
-        updates = []
-        for capture_id in ids:
-            values = {f"set_{name}": _column_value(rng, table.c[name]) for name in STORE_FIELDS}
-            values.update(set_warc_file_id=warc, set_state=rng.choice(["stored", "failed"]),
-                          set_http_status=rng.choice([None, 200, 404]), capture_id=capture_id)
-            updates.append(values)
+        updates = _capture_updates(rng, ids, warc)
         # the last 40 get the values of the first 40, the other way
         twins = [{**original, "capture_id": later["capture_id"]}
                  for original, later in zip(updates[:40], updates[40:])]
@@ -159,3 +166,60 @@ def test_no_rows_runs_nothing(engine):
     with engine.connect() as connection:
         _INSERT_RECORDS.execute(connection, [])
         assert connection.execute(select(CaptureRecord.__table__.c.id)).first() is None
+
+
+def test_rows_prepared_ahead_are_sqlalchemys(engine):
+    """prepare() converts the values before the connection is there; those given later, one
+    for all the rows (`shared`) or one per row (`each`), are converted at execute. Either
+    way the rows hold what SQLAlchemy's executemany writes."""
+    from archiver.ledger.log import _INSERT_ENTRIES
+    rng = random.Random(13)
+    table = Capture.__table__
+    with engine.begin() as connection:
+        warc = _warc_file(connection)
+        ids = _new_captures(connection, 60)
+        updates = _capture_updates(rng, ids[:30], warc)
+        for values in updates:
+            values.update(set_stored_at=datetime(2022, 5, 1, 12, tzinfo=timezone.utc),
+                          set_finished_at=datetime(2022, 5, 1, 12, tzinfo=timezone.utc))
+        connection.execute(_store_statement(), updates)
+        later = {"set_stored_at", "set_finished_at"}
+        ahead = _STORE.prepare(connection.dialect, [{k: v for k, v in row.items() if k not in later}
+                                                   | {"capture_id": twin} for row, twin in zip(updates, ids[30:])],
+                               later=sorted(later))
+        ahead.execute(connection, shared={
+            "set_stored_at": datetime(2022, 5, 1, 14, tzinfo=timezone(timedelta(hours=2))),
+            "set_finished_at": datetime(2022, 5, 1, 12, tzinfo=timezone.utc)})
+        stored = _stored(connection, table, "id")
+
+        entries = LedgerEntry.__table__
+        rows = [{"position": n, "recorded_at": datetime(2023, 1, 1, tzinfo=timezone.utc), "event": "stored",
+                 "capture_id": rng.choice([None, n]), "agent": _json_value(rng) or {},
+                 "details": _json_value(rng), "leaf_hash": rng.randbytes(32)} for n in range(40)]
+        connection.execute(insert(entries), rows)
+        parts = [_INSERT_ENTRIES.prepare(connection.dialect,
+                                         [{k: v for k, v in row.items() if k not in ("position", "leaf_hash",
+                                                                                     "recorded_at")}
+                                          for row in rows[start:end]],
+                                         later=("position", "recorded_at", "leaf_hash"))
+                 for start, end in ((0, 1), (1, 25), (25, 40))]
+        (parts[0] + parts[1] + parts[2]).execute(
+            connection, shared={"recorded_at": datetime(2023, 1, 1, tzinfo=timezone.utc)},
+            each=[{"position": row["position"] + 100, "leaf_hash": row["leaf_hash"]} for row in rows])
+        logged = _stored(connection, entries, "position")
+    written = [i for i, c in enumerate(table.c) if c.name in STORE_FIELDS]
+    keep = lambda row: [row[i] for i in written]   # noqa: E731
+    assert [keep(r) for r in stored[:30]] == [keep(r) for r in stored[30:]]
+    assert [r[1:] for r in logged[:40]] == [r[1:] for r in logged[40:]]
+
+
+def test_rows_prepared_ahead_need_what_was_left_out(engine):
+    from archiver.ledger.log import _INSERT_ENTRIES
+    with engine.connect() as connection:
+        ahead = _INSERT_ENTRIES.prepare(connection.dialect, [{"event": "x", "capture_id": None, "agent": {},
+                                                             "details": {}}],
+                                        later=("position", "recorded_at", "leaf_hash"))
+        with pytest.raises(ValueError, match="their own"):
+            ahead.execute(connection, shared={"recorded_at": datetime.now(timezone.utc)})
+        with pytest.raises(ValueError, match="no binds"):
+            _INSERT_ENTRIES.prepare(connection.dialect, [], later=("nothing",))

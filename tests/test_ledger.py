@@ -229,3 +229,75 @@ def test_entries_appended_as_rows_are_sequenced_and_hashed_as_appended_objects(l
             (0, "submitted", 0), (1, "fetched", 1), (2, "stored", 2), (3, "exported", 3)]
         assert all(bytes(e.leaf_hash) == leaf_hash(entry_bytes(e)) for e in entries)
         assert check_log(session, key.public_key()).ok
+
+
+def _random_entries(seed: int, count: int):
+    """Entries of every shape the log holds: nested JSON with non-ASCII text, escapes,
+    large and negative numbers, None, empty details, no capture."""
+    import random
+
+    from archiver.ledger.log import NewEntry
+    from tests.test_driver_rows import _json_value
+    rng = random.Random(seed)
+    return [NewEntry(rng.choice(["fetched", "text_extracted", "stored", "revisit", "failed", "é"]),
+                     {"kind": "worker", "host": rng.choice(["h", "hôte", "\u2028"]), "n": rng.randrange(-9, 10**15),
+                      "extra": _json_value(rng)},
+                     rng.choice([{}, {"records": [_json_value(rng) for _ in range(rng.randrange(4))],
+                                      "sha": f"{rng.getrandbits(256):064x}", "note": _json_value(rng)}]),
+                     rng.choice([None, rng.randrange(1, 2**31)]))
+            for _ in range(count)]
+
+
+def test_an_entry_encoded_ahead_has_the_bytes_canonical_gives():
+    """The head made before the append lock and the tail made under it are canonical()'s
+    bytes, over many entries, positions and times in many zones."""
+    import random
+    from datetime import datetime, timedelta, timezone
+
+    from archiver.ledger.log import _canonical_head, _canonical_tail, canonical
+    rng = random.Random(5)
+    for n, new in enumerate(_random_entries(5, 3000)):
+        zone = timezone(timedelta(minutes=rng.randrange(-720, 721)))
+        at = datetime(2001, 1, 1, tzinfo=zone) + timedelta(seconds=rng.randrange(10**9),
+                                                          microseconds=rng.choice([0, rng.randrange(10**6)]))
+        position = rng.choice([0, n, rng.randrange(2**62)])
+        assert _canonical_head(new.event, new.capture_id, new.agent, new.details) + _canonical_tail(at)(position) \
+            == canonical(position, at, new.event, new.capture_id, new.agent, new.details)
+
+
+def test_entries_prepared_ahead_are_stored_as_the_orm_appends_them(database_url, data_dir):
+    """append_rows (entries prepared before the append lock) and append_all (the ORM's
+    objects, each entry made whole under the lock) write the same rows, column for column,
+    waiting events sequenced first, in two logs of the same database kind."""
+    from datetime import datetime, timezone
+
+    from archiver.ledger import leaf_hash
+    from archiver.ledger.log import append_all, append_later, append_rows, entry_bytes
+    from tests.test_driver_rows import _stored
+    # SQLite: a second file; PostgreSQL: the same database again, emptied
+    other = f"sqlite:///{data_dir / 'other.sqlite3'}" if database_url.startswith("sqlite") else database_url
+    stored = []
+    now = datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=timezone.utc)
+    for way, url in (("prepared", database_url), ("orm", other)):
+        migrate(url)
+        engine = make_engine(url)
+        sessions = make_session_factory(engine)
+        with engine.begin() as connection:
+            connection.execute(delete(LedgerEntry))
+        entries = _random_entries(9, 120)
+        with transaction(sessions) as session:
+            append_later(session, "submitted", AGENT, {"url": "http://x/é"}, capture_id=7, now=now)
+        for part in (entries[:1], entries[1:50], entries[50:]):
+            with transaction(sessions) as session:
+                if way == "prepared":
+                    append_rows(session, part, now=now)
+                else:
+                    append_all(session, part, now=now)
+        with engine.connect() as connection:
+            stored.append(_stored(connection, LedgerEntry.__table__, "position"))
+        with sessions() as session:
+            rows = session.query(LedgerEntry).order_by(LedgerEntry.position).all()
+            assert [r.position for r in rows] == list(range(121))
+            assert all(bytes(r.leaf_hash) == leaf_hash(entry_bytes(r)) for r in rows)
+        engine.dispose()
+    assert stored[0] == stored[1]

@@ -11,14 +11,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Iterable
+from typing import Callable, Iterable, Sequence
 
 from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from archiver.db import transaction
-from archiver.driver_rows import DriverRows
+from archiver.driver_rows import DriverRows, PreparedRows
 from archiver.ledger.keys import (HeadSignatureError, TreeHead, sign_head, verify_head)
 from archiver.ledger.merkle import consistency_proof, inclusion_proof, leaf_hash, root
 from archiver.ledger.models import LedgerEntry, LedgerHead, LedgerPending
@@ -37,6 +38,20 @@ def canonical(position: int, recorded_at: datetime, event: str, capture_id: int 
     document = {"position": position, "recorded_at": recorded_at.astimezone(timezone.utc).isoformat(),
                 "event": event, "capture_id": capture_id, "agent": agent, "details": details}
     return _CANONICAL_JSON.encode(document).encode("utf-8")
+
+
+def _canonical_head(event: str, capture_id: int | None, agent: dict, details: dict) -> bytes:
+    """canonical() up to the value of "position": the part known before the append lock."""
+    encode = _CANONICAL_JSON.encode
+    return (f'{{"agent":{encode(agent)},"capture_id":{encode(capture_id)},"details":{encode(details)},'
+            f'"event":{encode(event)},"position":').encode("utf-8")
+
+
+def _canonical_tail(recorded_at: datetime) -> Callable[[int], bytes]:
+    """The rest of canonical() after _canonical_head, by position, for entries recorded at
+    `recorded_at`."""
+    after = f',"recorded_at":{_CANONICAL_JSON.encode(recorded_at.astimezone(timezone.utc).isoformat())}}}'
+    return lambda position: (_CANONICAL_JSON.encode(position) + after).encode("utf-8")
 
 
 def entry_bytes(entry: LedgerEntry) -> bytes:
@@ -130,9 +145,49 @@ def append_all(session: Session, entries: Iterable[NewEntry],
 def append_rows(session: Session, entries: Iterable[NewEntry], now: datetime | None = None) -> range:
     """append_all in one INSERT, without ORM objects (the busiest path: a capture's `fetched`,
     `text_extracted` and `stored` events). Returns the positions given."""
-    rows = _new_rows(session, entries, now)
-    _INSERT_ENTRIES.execute(session.connection(), rows)
-    return range(rows[0]["position"], rows[-1]["position"] + 1) if rows else range(0)
+    return append_prepared(session, [prepare_entries(session.get_bind().dialect, entries)], now)
+
+
+@dataclass(frozen=True)
+class PreparedEntries:
+    """Entries encoded before the append lock is taken (prepare_entries): the bytes of each
+    but its position and time, and its row converted for the database's driver but those
+    and the leaf hash. canonical() sorts the keys and "position" and "recorded_at" sort
+    last, so an entry's bytes are its head followed by _canonical_tail()
+    (tests/test_ledger.py holds the two ways equal)."""
+    heads: list[bytes]
+    rows: PreparedRows
+
+
+_LATER = ("position", "recorded_at", "leaf_hash")
+
+
+def prepare_entries(dialect: Dialect, entries: Iterable[NewEntry]) -> PreparedEntries:
+    """What append_prepared needs of `entries`, made without the catalogue: for a batch,
+    before it waits for the writer (archiver/storing.py)."""
+    rows = [{"event": new.event, "capture_id": new.capture_id, "agent": new.agent,
+             "details": dict(new.details or {})} for new in entries]
+    heads = [_canonical_head(row["event"], row["capture_id"], row["agent"], row["details"]) for row in rows]
+    return PreparedEntries(heads, _INSERT_ENTRIES.prepare(dialect, rows, later=_LATER))
+
+
+def append_prepared(session: Session, prepared: Sequence[PreparedEntries], now: datetime | None = None) -> range:
+    """append_rows of entries prepared beforehand, in the order given: under the append
+    lock, only their positions, the time and the leaf hashes are made. Returns the
+    positions given."""
+    position = _lock_and_sequence(session)
+    recorded_at = now or datetime.now(timezone.utc)
+    heads = [head for part in prepared for head in part.heads]
+    if not heads:
+        return range(0)
+    rows = prepared[0].rows
+    for part in prepared[1:]:
+        rows += part.rows
+    tail = _canonical_tail(recorded_at)
+    rows.execute(session.connection(), shared={"recorded_at": recorded_at},
+                 each=[{"position": position + n, "leaf_hash": leaf_hash(head + tail(position + n))}
+                       for n, head in enumerate(heads)])
+    return range(position, position + len(heads))
 
 
 def append_later(session: Session, event: str, agent: dict, details: dict | None = None,
