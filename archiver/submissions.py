@@ -91,6 +91,20 @@ def submit_captures(sessions: sessionmaker[Session], raw_urls: Sequence[str], no
     return captures
 
 
+def sites_of(urls: Sequence[str]) -> list[str | None]:
+    """site_of each URL, worked out once per origin (a submission is often of one site):
+    site_of reads the host, which a URL gives before its third "/", so URLs alike up to
+    there have the same site."""
+    known: dict[str, str | None] = {}
+    sites = []
+    for url in urls:
+        origin = "/".join(url.split("/", 3)[:3])
+        if origin not in known:
+            known[origin] = site_of(url)
+        sites.append(known[origin])
+    return sites
+
+
 def store_captures(session: Session, urls: Sequence[str], note: str | None, submitter: Submitter,
                    watch_id: int | None = None, now: datetime | None = None,
                    mode: str = PLAIN) -> list[SubmittedCapture]:
@@ -104,8 +118,8 @@ def store_captures(session: Session, urls: Sequence[str], note: str | None, subm
     shared = {"state": QUEUED, "source": submitter.source, "submitted_by": submitter.submitted_by,
               "remote_addr": submitter.remote_addr, "note": note, "watch_id": watch_id, "mode": mode,
               "queued_at": now, "attempts": 0}
-    insert_captures(session, [{**shared, "id": capture_id, "requested_url": url, "site": site_of(url)}
-                              for capture_id, url in zip(ids, urls)])
+    insert_captures(session, [{**shared, "id": capture_id, "requested_url": url, "site": site}
+                              for capture_id, url, site in zip(ids, urls, sites_of(urls))])
     agent = {"kind": submitter.source, "user": submitter.submitted_by, "remote_addr": submitter.remote_addr}
     # in the same transaction: no capture without its event
     ledger.append_all_later(session, [

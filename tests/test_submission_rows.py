@@ -4,6 +4,7 @@ with the same JSON as links built one url_for at a time: on SQLite and PostgreSQ
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,7 +15,8 @@ from archiver.db import make_engine, make_session_factory, migrate, transaction
 from archiver.ledger.models import LedgerPending
 from archiver.models import FAILED, QUEUED, Capture, Watch
 from archiver.sites import site_of
-from archiver.submissions import Submitter, batches, store_captures, submit_captures, validate_urls
+from archiver.submissions import (Submitter, batches, sites_of, store_captures, submit_captures,
+                                  validate_urls)
 from archiver.web import MAX_ROW_ID, create_app
 from archiver.web.api import capture_link_maker
 from tests.conftest import make_settings
@@ -172,3 +174,43 @@ def test_an_unreachable_broker_fails_the_captures_with_the_reason(make_app, redi
     assert [r.id for r in rows] == body["ids"]
     assert all(r.state == FAILED and r.error_code == "broker" and "could not be queued" in r.error
                and r.finished_at is not None for r in rows)
+
+
+def test_sites_are_site_ofs():
+    urls = ["http://a.example/1", "http://A.example/2", "https://a.example./", "http://a.example:8080/x",
+            "http://user@Host.example:80/", "http://[2001:DB8::1]/", "http://a?b/c", "http://a?c/b",
+            "http://a#x/y", "//h.example/x", "mailto:a/b/c", "http:/x/y", "http://x", "http://x?q", "",
+            "https://xn--bcher-kva.example/é", "http://a.example/1"]
+    assert sites_of(urls) == [site_of(url) for url in urls]
+    assert sites_of(urls[::-1]) == [site_of(url) for url in urls[::-1]]
+
+
+def test_racing_submissions_get_their_own_ids(sessions, database_url):
+    """Several engines (as several web processes would have) submitting at once: each
+    capture returned is the row with its id and URL, and no id is given twice."""
+    engines = [make_engine(database_url) for _ in range(4)]
+    barrier = threading.Barrier(len(engines))
+    returned: list[list] = [[] for _ in engines]
+
+    def submit(n):
+        barrier.wait()
+        for round_ in range(5):
+            urls = [f"https://example.org/{n}/{round_}/{k}" for k in range(40)]
+            returned[n] += submit_captures(make_session_factory(engines[n]), urls, None, Submitter("api"),
+                                           enqueue=lambda _id: None, enqueue_batch=lambda _ids: None,
+                                           batch_size=20)
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(len(engines))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for engine in engines:
+        engine.dispose()
+    with sessions() as session:
+        stored = dict(session.execute(select(Capture.id, Capture.requested_url)).all())
+        events = dict(session.execute(select(LedgerPending.capture_id, LedgerPending.details)).all())
+    mine = [c for captures in returned for c in captures]
+    assert len(stored) == len(events) == len(mine) == 4 * 5 * 40
+    assert {c.id: c.requested_url for c in mine} == stored
+    assert {i: details["url"] for i, details in events.items()} == stored
