@@ -28,20 +28,29 @@ class BulkInsert:
     def __init__(self, table: Table, keys: Sequence[str]):
         self._keys = tuple(keys)
         self._driver_rows = DriverRows(insert(table), self._keys)
-        self._from_columns = insert(table).from_select(self._keys, _rows_from_columns(table, self._keys))
+        self._one_row = insert(table)      # PostgreSQL: one row costs less as a plain INSERT
+        self._from_columns = insert(table).from_select(self._keys, rows_from_columns(table, self._keys))
 
     def execute(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
-        if connection.dialect.name == "postgresql":
-            connection.execute(self._from_columns, {key: [row[key] for row in rows] for key in self._keys})
-        else:
+        if connection.dialect.name != "postgresql":
             self._driver_rows.execute(connection, rows)
+        elif len(rows) == 1:
+            connection.execute(self._one_row, rows[0])
+        else:
+            connection.execute(self._from_columns, columns_of(rows, self._keys))
 
 
-def _rows_from_columns(table: Table, keys: Sequence[str]):
-    """SELECT of the rows from one list of values per column, numbered from 1 in each list
-    and joined on that number, in that order (so a serial column numbers them in order)."""
+def columns_of(rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> dict[str, list]:
+    """The parameters of rows_from_columns: one list of values per column."""
+    return {key: [row[key] for row in rows] for key in keys}
+
+
+def rows_from_columns(table: Table, keys: Sequence[str]):
+    """PostgreSQL: the SELECT of rows from one list of values per column (columns_of),
+    numbered from 1 in each list and joined on that number, in that order: an INSERT from
+    it gives a serial column's values ascending in the order of the rows."""
     plain = [key for key in keys if not isinstance(table.c[key].type, JSON)]
     if not plain:
         raise ValueError("BulkInsert needs a column that is not JSON")

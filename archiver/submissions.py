@@ -11,7 +11,7 @@ from archiver.browser.modes import PLAIN, InvalidMode, check_mode
 from archiver.db import transaction
 from archiver.ledger import log as ledger
 from archiver.models import FAILED, QUEUED, SOURCES, Capture
-from archiver.new_captures import insert_captures, next_capture_ids
+from archiver.new_captures import insert_captures
 from archiver.sites import site_of
 from archiver.urls import InvalidURL, normalize_submitted_url
 
@@ -114,12 +114,11 @@ def store_captures(session: Session, urls: Sequence[str], note: str | None, subm
     events, not the ORM: this is every submission's path (bench/load.py)."""
     now = now or datetime.now(timezone.utc)
     note = note or None
-    ids = next_capture_ids(session, len(urls))
     shared = {"state": QUEUED, "source": submitter.source, "submitted_by": submitter.submitted_by,
               "remote_addr": submitter.remote_addr, "note": note, "watch_id": watch_id, "mode": mode,
               "queued_at": now, "attempts": 0}
-    insert_captures(session, [{**shared, "id": capture_id, "requested_url": url, "site": site}
-                              for capture_id, url, site in zip(ids, urls, sites_of(urls))])
+    ids = insert_captures(session, [{**shared, "requested_url": url, "site": site}
+                                    for url, site in zip(urls, sites_of(urls))])
     agent = {"kind": submitter.source, "user": submitter.submitted_by, "remote_addr": submitter.remote_addr}
     # in the same transaction: no capture without its event
     ledger.append_all_later(session, [

@@ -52,15 +52,16 @@ def orm_submission(sessions, urls, note, submitter, watch_id=None, mode="plain")
 
 
 def stored_halves(sessions, first_ids, second_ids):
-    """Every stored column of both submissions' captures and events, ids left out."""
+    """Every stored column of both submissions' captures and events, ids left out; the
+    events, in the order the log will sequence them, are in the order of their captures."""
     with sessions() as session:
         connection = session.connection()
         captures = {row[0]: row[1:] for row in _stored(connection, Capture.__table__, "id")}
-        events = {row[3]: row[1:3] + row[4:] for row in _stored(connection, LedgerPending.__table__, "id")}
-        pending_ids = [int(row[0]) for row in _stored(connection, LedgerPending.__table__, "id")]
-    assert pending_ids == sorted(pending_ids)
-    half = [[captures[str(i)] for i in ids] for ids in (first_ids, second_ids)]
-    return half, [[events[str(i)] for i in ids] for ids in (first_ids, second_ids)]
+        events = _stored(connection, LedgerPending.__table__, "id")
+    assert [int(row[3]) for row in events] == [*first_ids, *second_ids]    # row[3]: capture_id
+    rows = [[captures[str(i)] for i in ids] for ids in (first_ids, second_ids)]
+    others = [row[1:3] + row[4:] for row in events]
+    return rows, [others[:len(first_ids)], others[len(first_ids):]]
 
 
 @pytest.mark.parametrize("note, submitter, mode", [
