@@ -3,16 +3,18 @@ value and in the order of the rows, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import random
+import sqlite3
 
 import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from archiver.bulk_insert import BulkInsert
+from archiver.db import make_engine, migrate
 from archiver.ledger.log import _PENDING_INSERT
 from archiver.ledger.models import LedgerPending
 from archiver.models import Capture
-from archiver.new_captures import SUBMITTED_COLUMNS, insert_captures
+from archiver.new_captures import _TAKE_WRITE_LOCK, SUBMITTED_COLUMNS, insert_captures
 from tests.test_driver_rows import _column_value, _json_value, _stored, engine  # noqa: F401
 
 
@@ -72,3 +74,23 @@ def test_no_rows_runs_nothing(engine):
 def test_json_alone_is_refused():
     with pytest.raises(ValueError):
         BulkInsert(LedgerPending.__table__, ["agent", "details"])
+
+
+def test_sqlite_ids_are_read_under_the_write_lock(tmp_path):
+    """The statement insert_captures starts with takes SQLite's write lock though it changes
+    nothing: another writer waits until the transaction ends, so the largest id it reads
+    stays the largest until its rows are in."""
+    url = f"sqlite:///{tmp_path / 'catalogue.sqlite3'}"
+    migrate(url)
+    engine = make_engine(url)
+    other = sqlite3.connect(tmp_path / "catalogue.sqlite3", timeout=0, isolation_level=None)
+    try:
+        with engine.begin() as connection:
+            connection.execute(_TAKE_WRITE_LOCK)
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+        engine.dispose()
