@@ -122,8 +122,8 @@ def store_captures(session: Session, urls: Sequence[str], note: str | None, subm
     agent = {"kind": submitter.source, "user": submitter.submitted_by, "remote_addr": submitter.remote_addr}
     # in the same transaction: no capture without its event
     ledger.append_all_later(session, [
-        ledger.NewEntry("submitted", agent, {"url": url, "note": note, "watch_id": watch_id}, capture_id=capture_id)
-        for capture_id, url in zip(ids, urls)], now=now)
+        ledger.NewEntry("submitted", agent, {"url": url, "note": note, "watch_id": watch_id},
+                        capture_id=capture_id) for capture_id, url in zip(ids, urls)], now=now)
     return [SubmittedCapture(capture_id, url) for capture_id, url in zip(ids, urls)]
 
 

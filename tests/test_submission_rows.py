@@ -106,7 +106,8 @@ def test_batches_are_queued_in_order_after_the_commit(sessions):
 
     def enqueue_batch(ids):
         with sessions() as other:     # committed: another session sees every row of the task
-            assert [c.state for c in other.scalars(select(Capture).where(Capture.id.in_(ids)))] == [QUEUED] * len(ids)
+            states = other.scalars(select(Capture.state).where(Capture.id.in_(ids))).all()
+            assert states == [QUEUED] * len(ids)
         sent.append(ids)
 
     captures = submit_captures(sessions, [f"https://example.org/{n}" for n in range(50)], None,

@@ -144,7 +144,8 @@ def append_later(session: Session, event: str, agent: dict, details: dict | None
     append_all_later(session, [NewEntry(event, agent, dict(details or {}), capture_id)], now)
 
 
-_PENDING_INSERT = BulkInsert(LedgerPending.__table__, ("recorded_at", "event", "capture_id", "agent", "details"))
+_PENDING_INSERT = BulkInsert(LedgerPending.__table__,
+                             ("recorded_at", "event", "capture_id", "agent", "details"))
 
 
 def append_all_later(session: Session, entries: Iterable[NewEntry], now: datetime | None = None) -> None:
@@ -152,7 +153,8 @@ def append_all_later(session: Session, entries: Iterable[NewEntry], now: datetim
     recorded_at = now or datetime.now(timezone.utc)
     rows = [{"recorded_at": recorded_at, "event": e.event, "capture_id": e.capture_id,
              "agent": e.agent, "details": dict(e.details)} for e in entries]
-    _PENDING_INSERT.execute(session.connection(), rows)
+    if rows:
+        _PENDING_INSERT.execute(session.connection(), rows)
 
 
 def sequence(sessions: sessionmaker[Session]) -> int:
