@@ -5,13 +5,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Sequence
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from archiver.browser.modes import PLAIN, InvalidMode, check_mode
 from archiver.db import transaction
 from archiver.ledger import log as ledger
 from archiver.models import FAILED, QUEUED, SOURCES, Capture
+from archiver.new_captures import insert_captures
 from archiver.sites import site_of
 from archiver.urls import InvalidURL, normalize_submitted_url
 
@@ -25,6 +25,16 @@ class SubmissionError(ValueError):
         super().__init__(message)
         self.field = field
         self.index = index
+
+
+@dataclass(slots=True)
+class SubmittedCapture:
+    """A capture as its submission stored it, attached to no session: what the callers
+    read. `state` is queued, or failed when the broker refused its task."""
+    id: int
+    requested_url: str
+    state: str = QUEUED
+    error_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,7 +67,7 @@ def submit_captures(sessions: sessionmaker[Session], raw_urls: Sequence[str], no
                     submitter: Submitter, enqueue: Callable[[int], None],
                     max_urls: int = 100, mode: str | None = None,
                     enqueue_batch: Callable[[list[int]], None] | None = None,
-                    batch_size: int = 1) -> list[Capture]:
+                    batch_size: int = 1) -> list[SubmittedCapture]:
     """Store one queued capture per URL, commit, and only then queue each one.
 
     Every URL is validated before anything is written, so a refused submission
@@ -81,30 +91,40 @@ def submit_captures(sessions: sessionmaker[Session], raw_urls: Sequence[str], no
     return captures
 
 
-_CAPTURE_INSERT = insert(Capture.__table__).returning(Capture.__table__.c.id, sort_by_parameter_order=True)
+def sites_of(urls: Sequence[str]) -> list[str | None]:
+    """site_of each URL, worked out once per origin (a submission is often of one site):
+    site_of reads the host, which a URL gives before its third "/", so URLs alike up to
+    there have the same site."""
+    known: dict[str, str | None] = {}
+    sites = []
+    for url in urls:
+        origin = "/".join(url.split("/", 3)[:3])
+        if origin not in known:
+            known[origin] = site_of(url)
+        sites.append(known[origin])
+    return sites
 
 
 def store_captures(session: Session, urls: Sequence[str], note: str | None, submitter: Submitter,
                    watch_id: int | None = None, now: datetime | None = None,
-                   mode: str = PLAIN) -> list[Capture]:
+                   mode: str = PLAIN) -> list[SubmittedCapture]:
     """Add queued captures of already validated URLs to `session`; the caller commits.
 
-    One INSERT for the rows and one for their `submitted` events, not the ORM's unit of
-    work: this is every submission's path (bench/load.py). The captures returned are not
-    attached to the session."""
+    One INSERT for the rows (archiver/new_captures.py) and one for their `submitted`
+    events, not the ORM: this is every submission's path (bench/load.py)."""
     now = now or datetime.now(timezone.utc)
-    rows = [{"state": QUEUED, "source": submitter.source, "submitted_by": submitter.submitted_by,
-             "remote_addr": submitter.remote_addr, "note": note or None, "requested_url": url,
-             "site": site_of(url), "watch_id": watch_id, "mode": mode, "queued_at": now, "attempts": 0}
-            for url in urls]
-    ids = session.execute(_CAPTURE_INSERT, rows).scalars().all()
-    captures = [Capture(id=capture_id, **row) for capture_id, row in zip(ids, rows)]
+    note = note or None
+    shared = {"state": QUEUED, "source": submitter.source, "submitted_by": submitter.submitted_by,
+              "remote_addr": submitter.remote_addr, "note": note, "watch_id": watch_id, "mode": mode,
+              "queued_at": now, "attempts": 0}
+    ids = insert_captures(session, [{**shared, "requested_url": url, "site": site}
+                                    for url, site in zip(urls, sites_of(urls))])
     agent = {"kind": submitter.source, "user": submitter.submitted_by, "remote_addr": submitter.remote_addr}
     # in the same transaction: no capture without its event
     ledger.append_all_later(session, [
-        ledger.NewEntry("submitted", agent, {"url": c.requested_url, "note": c.note, "watch_id": watch_id},
-                        capture_id=c.id) for c in captures], now=now)
-    return captures
+        ledger.NewEntry("submitted", agent, {"url": url, "note": note, "watch_id": watch_id},
+                        capture_id=capture_id) for capture_id, url in zip(ids, urls)], now=now)
+    return [SubmittedCapture(capture_id, url) for capture_id, url in zip(ids, urls)]
 
 
 # A submission is spread over at least this many tasks when it can be, so that a few dozen
@@ -120,7 +140,7 @@ def batches(count: int, batch_size: int) -> list[range]:
     return [range(count * n // tasks, count * (n + 1) // tasks) for n in range(tasks)]
 
 
-def queue_captures(sessions: sessionmaker[Session], captures: Sequence[Capture],
+def queue_captures(sessions: sessionmaker[Session], captures: Sequence[SubmittedCapture],
                    enqueue: Callable[[int], None],
                    enqueue_batch: Callable[[list[int]], None] | None = None,
                    batch_size: int = 1) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from archiver.bulk_insert import BulkInsert
 from archiver.db import transaction
 from archiver.driver_rows import DriverRows, PreparedRows
 from archiver.ledger.keys import (HeadSignatureError, TreeHead, sign_head, verify_head)
@@ -198,7 +199,8 @@ def append_later(session: Session, event: str, agent: dict, details: dict | None
     append_all_later(session, [NewEntry(event, agent, dict(details or {}), capture_id)], now)
 
 
-_PENDING_INSERT = insert(LedgerPending.__table__)
+_PENDING_INSERT = BulkInsert(LedgerPending.__table__,
+                             ("recorded_at", "event", "capture_id", "agent", "details"))
 
 
 def append_all_later(session: Session, entries: Iterable[NewEntry], now: datetime | None = None) -> None:
@@ -207,7 +209,7 @@ def append_all_later(session: Session, entries: Iterable[NewEntry], now: datetim
     rows = [{"recorded_at": recorded_at, "event": e.event, "capture_id": e.capture_id,
              "agent": e.agent, "details": dict(e.details)} for e in entries]
     if rows:
-        session.execute(_PENDING_INSERT, rows)
+        _PENDING_INSERT.execute(session.connection(), rows)
 
 
 def sequence(sessions: sessionmaker[Session]) -> int:
