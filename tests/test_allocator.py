@@ -54,6 +54,14 @@ def test_a_process_started_with_the_environment_allocates_with_it():
     assert "libmimalloc" not in plain.stdout
 
 
+def test_mimalloc_gives_memory_back_after_10_ms_unless_told_otherwise():
+    if mimalloc_library() is None:
+        pytest.skip("cmeel-mimalloc is not installed on this platform")
+    assert with_allocator({}, "mimalloc")["MIMALLOC_PURGE_DELAY"] == "10"
+    assert with_allocator({"MIMALLOC_PURGE_DELAY": "250"}, "mimalloc")["MIMALLOC_PURGE_DELAY"] == "250"
+    assert "MIMALLOC_PURGE_DELAY" not in with_allocator({}, "system")
+
+
 def test_system_keeps_the_environment_and_a_library_goes_before_other_preloads():
     env = {"PATH": "/usr/bin", "LD_PRELOAD": "/opt/trace.so"}
     assert with_allocator(env, "system") == env
