@@ -1,9 +1,9 @@
 """The memory allocator of the capture worker: mimalloc where it is installed.
 
 A capture allocates and frees a few MB of small blocks a page (libxml2's tree of the page,
-the Python objects over it, the WARC record buffers), and glibc's malloc is a large part
-of a worker's CPU (docs/deploy.md, Throughput). mimalloc, from the cmeel-mimalloc wheel
-that `make install` installs, did the same work in about a tenth less CPU. An allocator
+the Python objects over it, the WARC record buffers): libc's malloc and memcpy were 13%
+of a capture's instructions (docs/deploy.md, Throughput). mimalloc, from the cmeel-mimalloc wheel
+that `make install` installs, does the same work in 6 to 12% less CPU a page. An allocator
 can only be chosen when a process starts, so `archiver worker` and `archiver run` start
 the Celery worker with it in LD_PRELOAD (ARCHIVER_WORKER_ALLOCATOR: mimalloc, system, or
 the path of another allocator's shared library).

@@ -27,36 +27,41 @@ def mapped_libraries(pid: int) -> str:
     return Path(f"/proc/{pid}/maps").read_text()
 
 
+def installed_mimalloc() -> Path:
+    """The wheel's library; where pyproject.toml installs it, missing is a failure."""
+    library = mimalloc_library()
+    if library is None:
+        assert not WHEEL_PLATFORM, "cmeel-mimalloc is not installed: run make install"
+        pytest.skip("cmeel-mimalloc is installed on x86_64 Linux only")
+    return library
+
+
+def python_output(script: str, env: dict[str, str]) -> str:
+    return subprocess.run([sys.executable, "-c", script], env=env, cwd=REPO, capture_output=True,
+                          text=True, timeout=120, check=True).stdout
+
+
 def test_mimalloc_is_the_default_and_its_wheel_is_installed(tmp_path):
     settings = Settings.from_env({"ARCHIVER_DATA_DIR": str(tmp_path)})
     assert settings.worker_allocator == "mimalloc"
-    if not WHEEL_PLATFORM:
-        pytest.skip("cmeel-mimalloc is installed on x86_64 Linux only")
-    library = mimalloc_library()
-    assert library is not None and library.is_file() and library.name.startswith("libmimalloc.so.")
+    library = installed_mimalloc()
+    assert library.is_file() and library.name.startswith("libmimalloc.so.")
     assert library_for("mimalloc") == library
     assert str(library) in describe("mimalloc")
 
 
 def test_a_process_started_with_the_environment_allocates_with_it():
-    library = mimalloc_library()
-    if library is None:
-        pytest.skip("cmeel-mimalloc is not installed on this platform")
+    library = installed_mimalloc()
     script = ("import lxml.etree as e, pathlib, os; "
               "root = e.fromstring('<html><body>' + '<p>x</p>' * 5000 + '</body></html>', e.HTMLParser()); "
               "print(len(root.findall('.//p'))); print(pathlib.Path('/proc/self/maps').read_text())")
-    done = subprocess.run([sys.executable, "-c", script], env=with_allocator(os.environ, "mimalloc"),
-                          capture_output=True, text=True, timeout=60, check=True)
-    count, maps = done.stdout.split("\n", 1)
+    count, maps = python_output(script, with_allocator(os.environ, "mimalloc")).split("\n", 1)
     assert count == "5000" and str(library) in maps
-    plain = subprocess.run([sys.executable, "-c", script], env=with_allocator(os.environ, "system"),
-                           capture_output=True, text=True, timeout=60, check=True)
-    assert "libmimalloc" not in plain.stdout
+    assert "libmimalloc" not in python_output(script, with_allocator(os.environ, "system"))
 
 
 def test_mimalloc_gives_memory_back_after_10_ms_unless_told_otherwise():
-    if mimalloc_library() is None:
-        pytest.skip("cmeel-mimalloc is not installed on this platform")
+    installed_mimalloc()
     assert with_allocator({}, "mimalloc")["MIMALLOC_PURGE_DELAY"] == "10"
     assert with_allocator({"MIMALLOC_PURGE_DELAY": "250"}, "mimalloc")["MIMALLOC_PURGE_DELAY"] == "250"
     assert "MIMALLOC_PURGE_DELAY" not in with_allocator({}, "system")
@@ -72,9 +77,7 @@ def test_system_keeps_the_environment_and_a_library_goes_before_other_preloads()
 
 
 def test_the_worker_keeps_the_allocator_from_the_programs_it_starts():
-    library = mimalloc_library()
-    if library is None:
-        pytest.skip("cmeel-mimalloc is not installed on this platform")
+    installed_mimalloc()
     # the worker's module runs keep_to_this_process() at import (workers/app.py), then a
     # program it starts (as Playwright starts its driver and Chromium) has the plain allocator
     script = ("import pathlib, subprocess, sys; import workers.app; "
@@ -83,9 +86,7 @@ def test_the_worker_keeps_the_allocator_from_the_programs_it_starts():
               "os.environ.get(\"LD_PRELOAD\"))'; "
               "print(subprocess.run([sys.executable, '-c', child], capture_output=True, text=True).stdout)")
     env = with_allocator({**os.environ, "LD_PRELOAD": "libc.so.6"}, "mimalloc")
-    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=REPO, capture_output=True, text=True,
-                          timeout=120, check=True)
-    assert done.stdout.split("\n")[:2] == ["True", "False libc.so.6"]
+    assert python_output(script, env).split("\n")[:2] == ["True", "False libc.so.6"]
 
 
 def test_keeping_it_to_this_process_leaves_other_preloads():
@@ -137,9 +138,8 @@ def pool_pids(pid: int) -> list[int]:
 
 @pytest.mark.parametrize("allocator", ["mimalloc", "system"])
 def test_archiver_worker_and_its_pool_run_on_the_chosen_allocator(tmp_path, redis_url, allocator):
-    library = mimalloc_library()
-    if allocator == "mimalloc" and library is None:
-        pytest.skip("cmeel-mimalloc is not installed on this platform")
+    if allocator == "mimalloc":
+        installed_mimalloc()
     proc, log, queue = start_worker(tmp_path, redis_url, allocator)
     try:
         pids = [proc.pid, *pool_pids(proc.pid)]     # archiver worker execs Celery in place
