@@ -75,3 +75,10 @@ def test_the_backend_follows_the_settings(tmp_path, redis_url):
     assert isinstance(open_limiter(make_settings(tmp_path)), SQLiteLimiter)
     assert isinstance(open_limiter(make_settings(tmp_path, ARCHIVER_BROKER_URL=redis_url)), RedisLimiter)
     assert isinstance(open_limiter(make_settings(tmp_path, ARCHIVER_RATE_LIMIT_URL=redis_url)), RedisLimiter)
+
+
+def test_a_redis_that_does_not_answer_is_said_so_by_where_it_is():
+    from archiver.accounts.ratelimit import LimiterUnavailable
+    limiter = RedisLimiter("redis://127.0.0.1:1/0", "test-down", Clock())
+    with pytest.raises(LimiterUnavailable, match="Redis at 127.0.0.1:1 did not answer"):
+        limiter.hit("submit:addr:1", 3, 60)

@@ -178,6 +178,17 @@ def test_an_unreachable_broker_fails_the_captures_with_the_reason(make_app, redi
                and r.finished_at is not None for r in rows)
 
 
+def test_a_rate_limiter_that_does_not_answer_refuses_with_what_to_do_and_stores_nothing(make_app):
+    # unset, the limiter is the broker's Redis: both down, the submission is counted first
+    app = make_app(ARCHIVER_BROKER_URL="redis://127.0.0.1:1/0")
+    response = app.test_client().post("/api/v1/captures", json={"urls": URLS[:2]})
+    assert response.status_code == 503
+    detail = str(response.get_json())
+    assert "rate limiter" in detail and "127.0.0.1:1" in detail and "ARCHIVER_RATE_LIMIT_URL" in detail
+    with app.extensions["archiver"].sessions() as session:
+        assert session.scalars(select(Capture)).all() == []
+
+
 def test_sites_are_site_ofs():
     urls = ["http://a.example/1", "http://A.example/2", "https://a.example./", "http://a.example:8080/x",
             "http://user@Host.example:80/", "http://[2001:DB8::1]/", "http://a?b/c", "http://a?c/b",

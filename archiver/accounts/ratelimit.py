@@ -15,6 +15,10 @@ from typing import Callable, Protocol
 Clock = Callable[[], float]
 
 
+class LimiterUnavailable(Exception):
+    """The limiter's store did not answer: the request cannot be counted."""
+
+
 class RateLimiter(Protocol):
     def hit(self, key: str, limit: int, window: float) -> float:
         """Count one hit; 0 when it is within the limit, else the seconds until the window ends."""
@@ -47,12 +51,21 @@ class RedisLimiter:
         return f"archiver:rl:{self.namespace}:{key}"
 
     def hit(self, key: str, limit: int, window: float) -> float:
+        import redis
         now = self.clock()
-        start, count = self._hit(keys=[self._key(key)], args=[repr(now), repr(float(window))])
+        try:
+            start, count = self._hit(keys=[self._key(key)], args=[repr(now), repr(float(window))])
+        except redis.RedisError as exc:
+            raise LimiterUnavailable(f"Redis at {self._where} did not answer ({exc})") from exc
         return 0.0 if int(count) <= limit else max(float(start) + window - now, 0.001)
 
     def reset(self, key: str) -> None:
         self.redis.delete(self._key(key))
+
+    @property
+    def _where(self) -> str:
+        kwargs = self.redis.connection_pool.connection_kwargs
+        return f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
 
 
 class SQLiteLimiter:
@@ -68,6 +81,12 @@ class SQLiteLimiter:
         return db
 
     def hit(self, key: str, limit: int, window: float) -> float:
+        try:
+            return self._hit(key, limit, window)
+        except sqlite3.Error as exc:
+            raise LimiterUnavailable(f"the file {self.path} could not be used ({exc})") from exc
+
+    def _hit(self, key: str, limit: int, window: float) -> float:
         now = self.clock()
         with closing(self._connect()) as db:
             db.execute("BEGIN IMMEDIATE")

@@ -9,11 +9,11 @@ from urllib.parse import urlsplit
 
 from flask import (Blueprint, Flask, abort, current_app, g, jsonify, redirect, render_template,
                    request, session, url_for)
-from werkzeug.exceptions import TooManyRequests
+from werkzeug.exceptions import ServiceUnavailable, TooManyRequests
 
 from archiver.accounts import service
 from archiver.accounts.models import User
-from archiver.accounts.ratelimit import open_limiter
+from archiver.accounts.ratelimit import LimiterUnavailable, open_limiter
 from archiver.accounts.roles import Viewer, anonymous_viewer, permission_for
 from archiver.accounts.secret import session_secret
 from archiver.db import transaction
@@ -133,7 +133,14 @@ def rate_limit(kind: str, *keys: str | None) -> None:
     settings = services().settings
     limit = settings.login_rate if kind == "login" else settings.submit_rate
     limiter = current_app.extensions["archiver_limiter"]
-    waits = [limiter.hit(f"{kind}:{key}", limit, WINDOW) for key in keys if key]
+    try:
+        waits = [limiter.hit(f"{kind}:{key}", limit, WINDOW) for key in keys if key]
+    except LimiterUnavailable as exc:
+        current_app.logger.error("rate limiter unavailable: %s", exc)
+        raise ServiceUnavailable(
+            description=f"the rate limiter could not count this request: {exc}. Nothing was "
+                        "stored; check that it is running (ARCHIVER_RATE_LIMIT_URL, or the broker "
+                        "ARCHIVER_BROKER_URL when that is not set) and send the request again") from None
     wait = max(waits, default=0.0)
     if wait > 0:
         raise RateLimited(wait, f"too many {'login attempts' if kind == 'login' else 'submissions'}: "
