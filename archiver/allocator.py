@@ -20,12 +20,15 @@ MIMALLOC = "mimalloc"
 _MIMALLOC_WHEEL = "cmeel-mimalloc"
 # names the library with_allocator() preloaded, so that the worker can keep it to itself
 _PRELOADED = "ARCHIVER_PRELOADED_ALLOCATOR"
-# mimalloc 3 keeps freed memory for 1,000 ms before it gives it back to the system: a
-# worker fed decompression bombs and oversized bodies then peaked at 103 to 143 MiB above
-# its resting size, past the 100 MiB tests/test_limits.py allows (glibc: 35). Given back
-# after 10 ms (mimalloc 2's default) it peaked at 68 MiB, and kept most of the speed; at 0
-# every free is a system call and a later page fault, slower than glibc.
-MIMALLOC_PURGE_DELAY_MS = "10"
+# mimalloc keeps freed memory for a second before it gives it back to the system (its
+# purge delay), so the next page reuses it without faulting it in again: much of its gain
+# over glibc (at a 10 ms delay a worker faulted in 8 times as many pages and lost most of
+# it). But a worker fed decompression bombs and oversized bodies then peaked at 103 to 143
+# MiB above its resting size, past the 100 MiB tests/test_limits.py allows (glibc: 35):
+# the big buffers of one such page, freed and allocated again at other sizes, piled up.
+# Blocks over 4 MiB (no ordinary page has one: bodies are read in 1 MiB pieces) come from
+# the system and go back to it at once, as glibc's do: 68 MiB.
+MIMALLOC_SETTINGS = {"MIMALLOC_ARENA_MAX_OBJECT_SIZE": "4096"}     # KiB
 
 
 def mimalloc_library() -> Path | None:
@@ -66,8 +69,8 @@ def describe(choice: str) -> str:
 
 def with_allocator(env: Mapping[str, str], choice: str) -> dict[str, str]:
     """`env` for a process started with the chosen allocator preloaded (before any library
-    preloaded already, which keeps its place after it); mimalloc with its purge delay
-    (MIMALLOC_PURGE_DELAY_MS) unless the environment sets one."""
+    preloaded already, which keeps its place after it); mimalloc with MIMALLOC_SETTINGS
+    where the environment does not set them."""
     env = dict(env)
     library = library_for(choice)
     if library is not None:
@@ -75,7 +78,8 @@ def with_allocator(env: Mapping[str, str], choice: str) -> dict[str, str]:
         env["LD_PRELOAD"] = f"{library} {preloaded}" if preloaded else str(library)
         env[_PRELOADED] = str(library)
         if choice == MIMALLOC:
-            env.setdefault("MIMALLOC_PURGE_DELAY", MIMALLOC_PURGE_DELAY_MS)   # unless set already
+            for name, value in MIMALLOC_SETTINGS.items():
+                env.setdefault(name, value)              # unless the environment sets it
     return env
 
 

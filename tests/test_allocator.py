@@ -60,11 +60,12 @@ def test_a_process_started_with_the_environment_allocates_with_it():
     assert "libmimalloc" not in python_output(script, with_allocator(os.environ, "system"))
 
 
-def test_mimalloc_gives_memory_back_after_10_ms_unless_told_otherwise():
+def test_mimalloc_gives_big_blocks_back_at_once_unless_told_otherwise():
     installed_mimalloc()
-    assert with_allocator({}, "mimalloc")["MIMALLOC_PURGE_DELAY"] == "10"
-    assert with_allocator({"MIMALLOC_PURGE_DELAY": "250"}, "mimalloc")["MIMALLOC_PURGE_DELAY"] == "250"
-    assert "MIMALLOC_PURGE_DELAY" not in with_allocator({}, "system")
+    assert with_allocator({}, "mimalloc")["MIMALLOC_ARENA_MAX_OBJECT_SIZE"] == "4096"
+    told = with_allocator({"MIMALLOC_ARENA_MAX_OBJECT_SIZE": "65536"}, "mimalloc")
+    assert told["MIMALLOC_ARENA_MAX_OBJECT_SIZE"] == "65536"
+    assert "MIMALLOC_ARENA_MAX_OBJECT_SIZE" not in with_allocator({}, "system")
 
 
 def test_system_keeps_the_environment_and_a_library_goes_before_other_preloads():
