@@ -28,20 +28,15 @@ class _Plan:
     processors: tuple[Callable[[Any], Any] | None, ...]
     positional: bool
 
-    def parameters(self, rows: Sequence[Mapping[str, Any]]) -> list:
+    def parameters(self, rows: Sequence[Mapping[str, Any]], later: frozenset[str] = frozenset()) -> list:
+        """The driver's parameters of the rows (a tuple of values, or a dict, a row), but
+        the keys in `later`: a placeholder in their place, and a list for completed() to
+        fill in."""
         pairs = tuple(zip(self.names, self.processors))
         if self.positional:
-            return [tuple([row[name] if process is None else process(row[name]) for name, process in pairs])
-                    for row in rows]
-        return [{name: row[name] if process is None else process(row[name]) for name, process in pairs}
-                for row in rows]
-
-    def prepared(self, rows: Sequence[Mapping[str, Any]], later: frozenset[str]) -> list:
-        """parameters() of the rows, but the keys in `later`: a placeholder in their place."""
-        pairs = tuple(zip(self.names, self.processors))
-        if self.positional:
-            return [[None if name in later else row[name] if process is None else process(row[name])
-                     for name, process in pairs] for row in rows]
+            made = list if later else tuple          # the driver takes tuples, not lists
+            return [made([None if name in later else row[name] if process is None else process(row[name])
+                          for name, process in pairs]) for row in rows]
         return [{name: row[name] if process is None else process(row[name])
                  for name, process in pairs if name not in later} for row in rows]
 
@@ -94,7 +89,7 @@ class DriverRows:
         if unknown:
             raise ValueError(f"the statement has no binds {sorted(unknown)}")
         plan = self._plan_for(dialect)
-        return PreparedRows(self, dialect, later, plan.prepared(rows, later))
+        return PreparedRows(self, dialect, later, plan.parameters(rows, later))
 
     def _plan_for(self, dialect: Dialect) -> _Plan:
         plan = self._plans.get(dialect)
@@ -140,8 +135,7 @@ class PreparedRows:
         if connection.dialect is not self.dialect:
             raise ValueError("the rows were prepared for another database")
         plan = self.statement._plan_for(self.dialect)
-        rows = plan.completed(self.rows, self.later, each, shared or {}) if self.later else \
-            [tuple(row) if plan.positional else row for row in self.rows]
+        rows = plan.completed(self.rows, self.later, each, shared or {}) if self.later else self.rows
         connection.exec_driver_sql(plan.sql, rows)
 
 
