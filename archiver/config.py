@@ -14,6 +14,7 @@ from typing import Mapping
 from urllib.parse import urlsplit
 
 from archiver import __version__
+from archiver.allocator import MIMALLOC, SYSTEM
 from archiver.browser.modes import MODES
 
 DEFAULT_USER_AGENT = f"archiver/{__version__} (web archive; +{{contact}})"
@@ -95,7 +96,7 @@ class Settings:
     worker_concurrency: int = 2
     # the Celery worker's memory allocator, preloaded when it starts (archiver/allocator.py):
     # mimalloc, system, or the path of an allocator's shared library
-    worker_allocator: str = "mimalloc"
+    worker_allocator: str = MIMALLOC
     # tasks a worker process reserves from the broker, the one it runs included (Celery's
     # prefetch multiplier): at 2 the next task is at hand when one ends (docs/deploy.md)
     worker_prefetch: int = 2
@@ -191,7 +192,7 @@ class Settings:
             warc_gzip_level=_int(env, "ARCHIVER_WARC_GZIP_LEVEL", GZIP_DEFAULT_LEVELS.get(gzip_engine, 6),
                                  low=1, high=9),
             worker_concurrency=_int(env, "ARCHIVER_WORKER_CONCURRENCY", 2, low=1, high=256),
-            worker_allocator=(env.get("ARCHIVER_WORKER_ALLOCATOR") or "mimalloc").strip(),
+            worker_allocator=(env.get("ARCHIVER_WORKER_ALLOCATOR") or MIMALLOC).strip(),
             worker_prefetch=_int(env, "ARCHIVER_WORKER_PREFETCH", 2, low=1, high=64),
             capture_batch=_int(env, "ARCHIVER_CAPTURE_BATCH", 20, low=1, high=100),
             task_soft_time_limit=_int(env, "ARCHIVER_TASK_SOFT_TIME_LIMIT", 300, low=1),
@@ -231,7 +232,7 @@ class Settings:
                 f"ARCHIVER_WARC_GZIP_LEVEL={self.warc_gzip_level} is not a level of the "
                 f"{self.warc_gzip_engine} engine: use {levels.start} to {levels.stop - 1} "
                 f"(default {GZIP_DEFAULT_LEVELS[self.warc_gzip_engine]})")
-        if self.worker_allocator not in ("mimalloc", "system") and not (
+        if self.worker_allocator not in (MIMALLOC, SYSTEM) and not (
                 os.path.isabs(self.worker_allocator) and os.path.isfile(self.worker_allocator)):
             raise ConfigError(
                 f"ARCHIVER_WORKER_ALLOCATOR={self.worker_allocator!r} is not an allocator: use mimalloc "

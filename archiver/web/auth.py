@@ -139,8 +139,9 @@ def rate_limit(kind: str, *keys: str | None) -> None:
         current_app.logger.error("rate limiter unavailable: %s", exc)
         raise ServiceUnavailable(
             description=f"the rate limiter could not count this request: {exc}. Nothing was "
-                        "stored; check that it is running (ARCHIVER_RATE_LIMIT_URL, or the broker "
-                        "ARCHIVER_BROKER_URL when that is not set) and send the request again") from None
+                        "stored; make that store answer (ARCHIVER_RATE_LIMIT_URL names it; unset, it "
+                        "is the broker's Redis, ARCHIVER_BROKER_URL, or a file in the data folder) "
+                        "and send the request again") from None
     wait = max(waits, default=0.0)
     if wait > 0:
         raise RateLimited(wait, f"too many {'login attempts' if kind == 'login' else 'submissions'}: "
